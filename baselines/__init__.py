@@ -1,0 +1,1 @@
+"""The compared methods: augmentation strategies and detectors, each registered by name."""

@@ -1,0 +1,43 @@
+"""The augmentation contract. Every strategy may do one or both of two things:
+
+* **synthesize** a labelled synthetic set once, fitted on the training split of the current fold only
+  (generators: VAE, GAN, DDPM-2ch, latent blending), returned with per-sample quality evidence;
+* **transform** each training batch on the fly (classic geometric + intensity augmentation), applying
+  one draw consistently to images, landmarks and masks.
+
+The runner calls :meth:`Augmentation.synthesize` before training and :meth:`Augmentation.transform` on
+every training batch; validation and test batches are never transformed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from benchmark.data.imageset import ImageSet
+from benchmark.training.batch import Batch
+
+
+@dataclass
+class SyntheticSet:
+    """Generated, labelled images plus evidence: ``quality`` holds per-sample columns (accepted, reason,
+    nearest-training SSIM, ...); ``metrics`` the generator's summary numbers for tracking."""
+
+    images: ImageSet
+    quality: dict[str, list] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class Augmentation:
+    name: str = "none"
+
+    def synthesize(self, train: ImageSet, seed: int) -> SyntheticSet | None:
+        return None
+
+    def transform(self, batch: Batch, generator: torch.Generator) -> Batch:
+        return batch
+
+    def metrics(self) -> dict[str, float]:
+        """Counters accumulated while transforming (logged once at the end of training)."""
+        return {}

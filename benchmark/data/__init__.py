@@ -1,0 +1,1 @@
+"""Data containers, image I/O and splitting shared by every task."""

@@ -1,0 +1,1 @@
+"""Batches, the training loop, seeding and checkpoints shared by all detectors."""
