@@ -15,7 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_CACHE_DIR = Path(os.environ.get("BENCHMARK_CACHE_DIR", Path.home() / ".cache" / "synthaug-benchmark"))
+
+
+def default_cache_dir() -> Path:
+    """``$BENCHMARK_CACHE_DIR``, else ``~/.cache/synthaug-benchmark`` (read at call time)."""
+    return Path(os.environ.get("BENCHMARK_CACHE_DIR") or Path.home() / ".cache" / "synthaug-benchmark")
 
 
 def cache_key(description: dict) -> str:
@@ -23,8 +27,8 @@ def cache_key(description: dict) -> str:
 
 
 class ArrayCache:
-    def __init__(self, root: Path | str = DEFAULT_CACHE_DIR, namespace: str = "default"):
-        self.folder = Path(root) / namespace
+    def __init__(self, root: Path | str | None = None, namespace: str = "default"):
+        self.folder = Path(root if root is not None else default_cache_dir()) / namespace
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.npz"

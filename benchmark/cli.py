@@ -1,0 +1,135 @@
+"""``benchmark``: the command-line entry point.
+
+    benchmark list [--json]
+    benchmark run --task hand --aug classic [--detector heatmap] [--profile default] [overrides] [--json]
+
+Errors a user can fix print one line (``error: <file>: <problem>``) and exit with status 2; Ctrl-C
+exits with 130. Heavy libraries (torch, MLflow) are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any, Sequence
+
+from benchmark.errors import BenchmarkError
+
+
+def image_size(text: str) -> list[int]:
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW such as 128x128, got {text!r}") from None
+    return [height, width]
+
+
+def key_value(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected section.key=value, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="benchmark", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("list", help="list tasks, augmentations, detectors and profiles")
+    listing.add_argument("--json", action="store_true", help="print one JSON object")
+
+    run = commands.add_parser("run", help="run one experiment and log it to MLflow")
+    run.add_argument("--task", required=True, help="task name (see `benchmark list`)")
+    run.add_argument("--aug", default="none", help="augmentation strategy (default: none)")
+    run.add_argument("--detector", default="heatmap", help="detector (default: heatmap)")
+    run.add_argument("--profile", default="default", help="smoke | default | paper (default: default)")
+    run.add_argument("--seed", type=int, help="run seed (model init, batches, --train-size subset)")
+    run.add_argument("--fold", type=int, help="1-based fold of the data set's cross-validation")
+    run.add_argument("--train-size", type=int, help="use only this many training images")
+    run.add_argument("--epochs", type=int, help="training epochs (an epoch = train.samples_per_epoch images)")
+    run.add_argument("--batch-size", type=int, help="training batch size")
+    run.add_argument("--lr", type=float, help="peak learning rate")
+    run.add_argument("--image-size", type=image_size, help="working size HxW, e.g. 128x128")
+    run.add_argument("--data-root", help="real data set folder (ISBI 2015, Payer hand, or a plain folder)")
+    run.add_argument("--ground-truth", help="annotation to score against where there are several (senior|junior|mean)")
+    run.add_argument("--sdr-inequality", choices=["<", "<="], help="SDR counts error < r or error <= r")
+    run.add_argument("--set", dest="overrides", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                     help="override any config key, e.g. --set detectors.heatmap.sigma=3 (repeatable)")
+    run.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlruns/mlflow.db)")
+    run.add_argument("--experiment", help="MLflow experiment name (default: the task name)")
+    run.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    run.add_argument("--json", action="store_true", help="end with one JSON line: run_id, task, ..., metrics")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+FLAG_KEYS = {
+    "seed": "seed", "fold": "fold", "train_size": "train_size", "epochs": "train.epochs",
+    "batch_size": "train.batch_size", "lr": "train.lr", "image_size": "data.image_size",
+    "data_root": "data.data_root", "ground_truth": "data.ground_truth", "sdr_inequality": "data.sdr_inequality",
+    "tracking_uri": "tracking.uri", "experiment": "tracking.experiment",
+}
+
+
+def run_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmark.config import parse_value
+
+    overrides: dict[str, Any] = {key: parse_value(value) for key, value in args.overrides}
+    for attribute, key in FLAG_KEYS.items():
+        value = getattr(args, attribute)
+        if value is not None:
+            overrides[key] = value
+    return overrides
+
+
+def command_list(args: argparse.Namespace) -> None:
+    from benchmark.config import profile_names
+    from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
+
+    listing = {"tasks": TASKS.describe(), "augmentations": AUGMENTATIONS.describe(),
+               "detectors": DETECTORS.describe(), "profiles": profile_names()}
+    if args.json:
+        print(json.dumps(listing))
+        return
+    for section in ("tasks", "augmentations", "detectors"):
+        print(f"{section}:")
+        width = max(map(len, listing[section]))
+        for name, description in listing[section].items():
+            print(f"  {name:<{width}}  {description}")
+    print(f"profiles: {', '.join(listing['profiles'])}")
+
+
+def command_run(args: argparse.Namespace) -> None:
+    from benchmark.config import resolve_config
+    from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
+    from benchmark.runner import run_experiment
+
+    for registry, name in ((TASKS, args.task), (AUGMENTATIONS, args.aug), (DETECTORS, args.detector)):
+        registry.entry(name)
+    config = resolve_config(args.profile, args.task, args.aug, args.detector, run_overrides(args))
+    result = run_experiment(config, progress=not args.no_progress, device=args.device)
+    headline = {k: v for k, v in result.metrics.items() if k in ("mre_mm", "sdr_2mm", "sdr_4mm", "dice", "hd95_mm")}
+    print(f"run {result.run_id} ({result.task}/{result.aug}/{result.detector}/seed{result.seed}): "
+          + ", ".join(f"{k}={v:.4g}" for k, v in headline.items()), file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.as_json()))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        {"list": command_list, "run": command_run}[args.command](args)
+    except BenchmarkError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

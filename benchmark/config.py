@@ -1,0 +1,100 @@
+"""Profiles and overrides -> one resolved, loggable run configuration.
+
+A profile (``profiles/{smoke,default,paper}.yaml``) sets every knob; named CLI flags and generic
+``--set section.key=value`` overrides change any of them. Per-task values (``data.image_size``) are
+picked for the chosen task, and only the chosen detector's and augmentation's parameter blocks are
+kept, so the resolved config is exactly what the run used; it is logged as MLflow params and as
+``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.errors import ConfigError
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+# Method parameter blocks accept new keys here; the method's settings dataclass validates them.
+OPEN_SECTIONS = {"detectors", "augmentations"}
+
+
+def profile_names() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+
+
+def load_profile(name: str) -> dict[str, Any]:
+    path = PROFILE_DIR / f"{name}.yaml"
+    if not path.exists():
+        raise ConfigError(f"unknown profile {name!r}. Valid: {', '.join(profile_names())}")
+    return yaml.safe_load(path.read_text())
+
+
+def parse_value(text: str) -> Any:
+    """Parse an override value as YAML, so ``3``, ``1e-3``, ``null``, ``[64, 64]`` and ``true`` work."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"cannot parse override value {text!r}: {error}") from None
+
+
+def set_dotted(config: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``config[a][b][c] = value`` for ``dotted='a.b.c'``; only existing keys may be overridden."""
+    *parents, leaf = dotted.split(".")
+    node = config
+    for i, key in enumerate(parents):
+        if not isinstance(node, dict) or key not in node:
+            raise ConfigError(f"unknown config key {'.'.join(parents[: i + 1])!r} in override {dotted!r}")
+        node = node[key]
+    if not isinstance(node, dict):
+        raise ConfigError(f"{'.'.join(parents)!r} is not a section; cannot set {dotted!r}")
+    if leaf not in node and (not parents or parents[0] not in OPEN_SECTIONS):
+        known = ", ".join(sorted(node))
+        raise ConfigError(f"unknown config key {dotted!r}. Keys here: {known}")
+    node[leaf] = value
+
+
+def resolve_config(
+    profile: str, task: str, aug: str, detector: str, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The run's whole configuration as a nested dict (see the module docstring)."""
+    base = load_profile(profile)
+    config: dict[str, Any] = copy.deepcopy(base)
+    config.update(profile=profile, task=task, aug=aug, detector=detector)
+    sizes = config["data"]["image_size"]
+    config["data"]["image_size"] = sizes.get(task, sizes.get("landmarks"))
+    config["detectors"] = {detector: dict(base.get("detectors", {}).get(detector) or {})}
+    config["augmentations"] = {aug: dict(base.get("augmentations", {}).get(aug) or {})}
+    config.setdefault("data", {}).setdefault("data_root", None)
+    config.setdefault("tracking", {"uri": None, "experiment": None})
+    for dotted, value in (overrides or {}).items():
+        set_dotted(config, dotted, value)
+    size = config["data"]["image_size"]
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v >= 16 for v in size)):
+        raise ConfigError(f"data.image_size must be [H, W] with H, W >= 16, got {size!r}")
+    return config
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{'train': {'lr': 1e-3}} -> {'train.lr': 1e-3}`` for MLflow params."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def build(cls, params: dict[str, Any], what: str):
+    """Instantiate a settings dataclass, turning unknown keys into a ConfigError that lists valid ones."""
+    valid = {f.name for f in fields(cls)}
+    unknown = sorted(set(params) - valid)
+    if unknown:
+        raise ConfigError(f"unknown {what} setting(s) {', '.join(unknown)}. Valid: {', '.join(sorted(valid))}")
+    return cls(**params)

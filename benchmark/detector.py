@@ -1,0 +1,57 @@
+"""The detector contract: fit on a labelled training set (real, or real + synthetic), predict test images.
+
+Landmark detectors predict (N, K, 2) positions in working pixels; segmentation detectors predict
+(N, H, W) binary masks. A detector that can do both (the heatmap U-Net with a mask head) declares it
+in :attr:`Detector.kinds`; the runner checks the task's kind against it before anything runs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from benchmark.augmentation import Augmentation
+from benchmark.data.imageset import ImageSet
+from benchmark.protocol import Protocol
+from benchmark.training.loop import History
+from benchmark.training.settings import TrainSettings
+
+
+@dataclass
+class Prediction:
+    landmarks: np.ndarray | None = None
+    masks: np.ndarray | None = None
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class FitContext:
+    """Everything a detector's ``fit`` may use besides the data."""
+
+    settings: TrainSettings
+    augmentation: Augmentation
+    protocol: Protocol
+    seed: int
+    device: torch.device
+    checkpoint_dir: Path | None = None
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None
+    resume: bool = False
+    progress: bool = True
+
+
+class Detector(ABC):
+    name: str = ""
+    kinds: frozenset[str] = frozenset()
+
+    @abstractmethod
+    def fit(self, train: ImageSet, val: ImageSet, context: FitContext) -> History | None:
+        """Learn from ``train``; select the model on ``val`` (never the test split)."""
+
+    @abstractmethod
+    def predict(self, images: ImageSet) -> Prediction:
+        """Predict landmarks or masks for every image, at the working size."""

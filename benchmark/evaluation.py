@@ -1,0 +1,58 @@
+"""Scoring predictions on the test split under a task's protocol, per image and in summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from benchmark.data.imageset import ImageSet
+from benchmark.detector import Prediction
+from benchmark.metrics.landmarks import landmark_summary, per_landmark_mre, radial_errors_mm
+from benchmark.metrics.segmentation import segmentation_per_image, segmentation_summary
+from benchmark.protocol import Protocol
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    per_landmark_mre_mm: dict[str, float]
+    table: pd.DataFrame
+
+    def summary(self, protocol: Protocol) -> dict:
+        return {"metrics": self.metrics, "per_landmark_mre_mm": self.per_landmark_mre_mm,
+                "protocol": protocol.as_params()}
+
+
+def evaluate(test: ImageSet, prediction: Prediction, protocol: Protocol, landmark_names: list[str]) -> Evaluation:
+    if protocol.kind == "landmarks":
+        return _evaluate_landmarks(test, prediction, protocol, landmark_names)
+    return _evaluate_segmentation(test, prediction)
+
+
+def _evaluate_landmarks(test: ImageSet, prediction: Prediction, protocol: Protocol, names: list[str]) -> Evaluation:
+    errors = radial_errors_mm(prediction.landmarks, test.landmarks, test.spacing)
+    metrics = landmark_summary(errors, protocol.sdr_radii_mm, protocol.sdr_inequality)
+    per_landmark = dict(zip(names, map(float, per_landmark_mre(errors))))
+    n, k = errors.shape
+    original_pred = test.to_original_pixels(prediction.landmarks)
+    original_true = test.to_original_pixels(test.landmarks)
+    table = pd.DataFrame({
+        "image_id": np.repeat(test.ids, k),
+        "landmark": np.tile(np.arange(k), n),
+        "name": np.tile(names, n),
+        "x_pred": original_pred[..., 0].ravel(), "y_pred": original_pred[..., 1].ravel(),
+        "x_true": original_true[..., 0].ravel(), "y_true": original_true[..., 1].ravel(),
+        "error_mm": errors.ravel(),
+    })
+    for key, values in prediction.extras.items():
+        if values.shape == errors.shape:
+            table[key] = values.ravel()
+    return Evaluation(metrics, per_landmark, table)
+
+
+def _evaluate_segmentation(test: ImageSet, prediction: Prediction) -> Evaluation:
+    metrics = segmentation_summary(prediction.masks, test.masks, test.spacing)
+    table = pd.DataFrame({"image_id": test.ids, **segmentation_per_image(prediction.masks, test.masks, test.spacing)})
+    return Evaluation(metrics, {}, table)

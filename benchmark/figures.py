@@ -1,0 +1,61 @@
+"""Figures logged with every run: prediction overlays on test images and training curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from benchmark.data.imageset import ImageSet  # noqa: E402
+from benchmark.detector import Prediction  # noqa: E402
+
+
+def overlay_grid(test: ImageSet, prediction: Prediction, path: Path, max_images: int = 8) -> Path:
+    """Test images with ground truth (green) and prediction (red): points joined by error lines for
+    landmarks, contours for masks."""
+    n = min(max_images, len(test))
+    cols = min(4, n)
+    rows = -(-n // cols)
+    height, width = test.image_size
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows * height / width), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, ax in zip(range(n), axes.ravel()):
+        ax.imshow(test.images[i], cmap="gray", vmin=0, vmax=1)
+        ax.set_title(test.ids[i], fontsize=8)
+        if test.landmarks is not None:
+            true, pred = test.landmarks[i], prediction.landmarks[i]
+            for (xt, yt), (xp, yp) in zip(true, pred):
+                ax.plot([xt, xp], [yt, yp], color="yellow", linewidth=0.6)
+            ax.scatter(true[:, 0], true[:, 1], s=6, c="lime", label="truth")
+            ax.scatter(pred[:, 0], pred[:, 1], s=6, c="red", label="prediction")
+        else:
+            ax.contour(test.masks[i], levels=[0.5], colors="lime", linewidths=0.7)
+            if prediction.masks[i].any():
+                ax.contour(prediction.masks[i], levels=[0.5], colors="red", linewidths=0.7)
+    fig.suptitle("green: ground truth, red: prediction", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def training_curves(history: list[dict[str, float]], path: Path) -> Path:
+    """One panel per logged per-epoch metric (loss, learning rate, validation score)."""
+    keys = [k for k in history[0] if all(k in h for h in history)]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
+    epochs = np.arange(1, len(history) + 1)
+    for ax, key in zip(axes.ravel(), keys):
+        ax.plot(epochs, [h[key] for h in history], marker="o", markersize=2)
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("epoch")
+        if key == "train_loss":
+            ax.set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

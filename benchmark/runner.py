@@ -1,0 +1,123 @@
+"""One experiment, end to end: Task -> Augmentation -> Detector -> Evaluation -> one MLflow run.
+
+Everything that can fail on user input (names, settings, data) is checked *before* the MLflow run
+starts, so bad input leaves no run behind; anything that fails later ends the run FAILED.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from benchmark import tracking
+from benchmark.config import build, flatten
+from benchmark.data.settings import DataSettings
+from benchmark.detector import FitContext
+from benchmark.errors import ConfigError
+from benchmark.evaluation import evaluate
+from benchmark.figures import overlay_grid, training_curves
+from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
+from benchmark.task import TaskData
+from benchmark.training.device import pick_device, seed_everything
+from benchmark.training.settings import TrainSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    task: str
+    aug: str
+    detector: str
+    profile: str
+    seed: int
+    metrics: dict[str, float]
+    artifacts_uri: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "task": self.task, "aug": self.aug, "detector": self.detector,
+                "profile": self.profile, "seed": self.seed, "metrics": self.metrics}
+
+
+def data_settings(config: dict[str, Any]) -> DataSettings:
+    data = dict(config["data"])
+    root = data.pop("data_root", None)
+    data["image_size"] = tuple(data["image_size"])
+    return build(DataSettings, {**data, "data_root": Path(root).expanduser() if root else None}, "data")
+
+
+def load_task_data(config: dict[str, Any]) -> TaskData:
+    task = TASKS.create(config["task"])
+    if config["val_fraction"] is None or not 0 < config["val_fraction"] < 1:
+        raise ConfigError(f"val_fraction must be in (0, 1), got {config['val_fraction']!r}")
+    return task.load(data_settings(config), fold=int(config["fold"]), train_size=config["train_size"],
+                     val_fraction=float(config["val_fraction"]), seed=int(config["seed"]))
+
+
+def run_experiment(config: dict[str, Any], *, progress: bool = True, device: str = "auto") -> RunResult:
+    import mlflow
+
+    task_name, aug_name, detector_name = config["task"], config["aug"], config["detector"]
+    detector = DETECTORS.create(detector_name, **config["detectors"][detector_name])
+    augmentation = AUGMENTATIONS.create(aug_name, **config["augmentations"][aug_name])
+    settings = build(TrainSettings, config["train"], "train")
+    data = load_task_data(config)
+    if data.protocol.kind not in detector.kinds:
+        raise ConfigError(f"detector {detector_name!r} cannot do {data.protocol.kind} (task {task_name!r}); "
+                          f"it does: {', '.join(sorted(detector.kinds))}")
+    torch_device = pick_device(device)
+    if settings.num_threads:
+        torch.set_num_threads(settings.num_threads)
+    seed = int(config["seed"])
+
+    experiment_id = tracking.open_experiment(config["tracking"]["uri"], config["tracking"]["experiment"] or task_name)
+    tags = {
+        "task": task_name, "aug": aug_name, "detector": detector_name, "profile": config["profile"],
+        "seed": str(seed), "fold": data.fold_name, "data_source": data.source,
+        "data_digest": data.train.digest(), "test_digest": data.test.digest(), "git_commit": tracking.git_commit(),
+    }
+    with tracking.tracked_run(experiment_id, f"{task_name}/{aug_name}/{detector_name}/seed{seed}", tags) as run:
+        mlflow.log_params(tracking.loggable_params({**flatten(config), **data.protocol.as_params()}))
+        mlflow.log_params({"data.n_train": len(data.train), "data.n_val": len(data.val), "data.n_test": len(data.test),
+                           **{f"data.skipped.{k}": v for k, v in data.skipped.items()}})
+        seed_everything(seed, torch_device)
+        checkpoint_dir = Path("mlruns") / "checkpoints" / run.info.run_id
+        context = FitContext(
+            settings=settings, augmentation=augmentation, protocol=data.protocol, seed=seed, device=torch_device,
+            checkpoint_dir=checkpoint_dir, progress=progress,
+            on_epoch=lambda epoch, metrics: mlflow.log_metrics(metrics, step=epoch),
+        )
+        started = time.perf_counter()
+        history = detector.fit(data.train, data.val, context)
+        train_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        prediction = detector.predict(data.test)
+        inference_seconds = time.perf_counter() - started
+        result = evaluate(data.test, prediction, data.protocol, data.landmark_names)
+        metrics = {**result.metrics, **augmentation.metrics()}
+        timing = {"train_seconds": train_seconds, "inference_images_per_s": len(data.test) / max(inference_seconds, 1e-9)}
+        if history is not None and history.epoch_metrics:
+            timing.update(best_epoch=history.best_epoch, epochs_run=len(history.epoch_metrics))
+        mlflow.log_metrics({**metrics, **timing})
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+            (out / "splits.json").write_text(json.dumps(data.split_summary(), indent=1))
+            (out / "summary.json").write_text(json.dumps({**result.summary(data.protocol), "timing": timing}, indent=2))
+            result.table.to_csv(out / "predictions.csv", index=False)
+            overlay_grid(data.test, prediction, out / "overlays.png")
+            if history is not None and history.epoch_metrics:
+                training_curves(history.epoch_metrics, out / "curves.png")
+            mlflow.log_artifacts(str(out))
+        return RunResult(run.info.run_id, task_name, aug_name, detector_name, config["profile"], seed,
+                         metrics={**metrics, **timing}, artifacts_uri=run.info.artifact_uri)

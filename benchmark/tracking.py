@@ -1,0 +1,86 @@
+"""MLflow tracking: the embedded SQLite store in ``mlruns/``, experiments per task, one run per experiment.
+
+The default store is ``sqlite:///mlruns/mlflow.db`` (relative to the working directory) with artifacts
+in ``mlruns/artifacts/``; MLflow 3.13+ refuses the plain file store. ``--tracking-uri`` or
+``MLFLOW_TRACKING_URI`` points at a server instead. :func:`tracked_run` guarantees that a run never
+stays RUNNING: an exception ends it FAILED (reason in the ``error`` tag), Ctrl-C ends it KILLED.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator
+
+from benchmark.errors import BenchmarkError
+
+MAX_PARAM_LENGTH = 6000
+
+
+class TrackingError(BenchmarkError):
+    """The tracking store cannot be opened or written."""
+
+
+def default_tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path('mlruns').resolve() / 'mlflow.db'}"
+
+
+def open_experiment(uri: str | None, name: str) -> str:
+    """Point MLflow at ``uri`` and return the id of experiment ``name``, creating it if needed."""
+    import mlflow
+
+    uri = uri or default_tracking_uri()
+    try:
+        if uri.startswith("sqlite:///"):
+            store_dir = Path(uri.removeprefix("sqlite:///")).parent
+            store_dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(store_dir, os.W_OK):
+                raise TrackingError(f"{store_dir}: tracking store folder is not writable (use --tracking-uri)")
+        mlflow.set_tracking_uri(uri)
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        artifacts = None
+        if uri.startswith("sqlite:///"):
+            artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
+        return mlflow.create_experiment(name, artifact_location=artifacts)
+    except TrackingError:
+        raise
+    except Exception as error:  # MLflow raises many types; the user needs one line
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TrackingError(f"cannot open tracking store {uri}: {first_line}") from None
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def loggable_params(flat: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v)[:MAX_PARAM_LENGTH] for k, v in flat.items()}
+
+
+@contextlib.contextmanager
+def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str], run_id: str | None = None) -> Iterator[Any]:
+    """Start (or, with ``run_id``, reopen) a run and end it FINISHED, FAILED or KILLED, never RUNNING."""
+    import mlflow
+
+    run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id,
+                           run_name=None if run_id else run_name, tags=tags)
+    try:
+        yield run
+    except KeyboardInterrupt:
+        mlflow.set_tag("error", "interrupted (KeyboardInterrupt)")
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException as error:
+        mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
+        mlflow.end_run("FAILED")
+        raise
+    mlflow.end_run("FINISHED")

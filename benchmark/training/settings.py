@@ -1,0 +1,35 @@
+"""Training-loop settings shared by every neural detector (the ``train`` section of a profile)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """An *epoch* is ``samples_per_epoch`` training images (cycling through shuffled passes of the
+    training set), not one pass: every run of a profile gets the same compute budget whatever its
+    training-set size or number of synthetic images, which keeps comparisons fair.
+
+    The learning rate warms up linearly for ``warmup_epochs`` then follows a cosine decay to zero.
+    Early stopping ends training after ``patience`` epochs without a better validation score
+    (0 disables it); the best epoch's weights are restored at the end. ``amp='auto'`` uses bf16
+    autocast on a GPU and float32 on the CPU. ``num_threads=0`` keeps torch's default.
+    """
+
+    epochs: int = 30
+    samples_per_epoch: int = 320
+    batch_size: int = 16
+    eval_batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 1
+    patience: int = 8
+    amp: Literal["auto", "bf16", "off"] = "auto"
+    num_threads: int = 0
+    checkpoint_every: int = 1
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, -(-self.samples_per_epoch // self.batch_size))

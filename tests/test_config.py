@@ -1,0 +1,37 @@
+import pytest
+
+from benchmark.config import flatten, resolve_config
+from benchmark.errors import ConfigError
+
+
+def test_profile_is_resolved_for_the_chosen_task_and_methods():
+    config = resolve_config("default", "ceph", "classic", "heatmap")
+    assert config["data"]["image_size"] == [160, 128]
+    assert set(config["detectors"]) == {"heatmap"}
+    assert set(config["augmentations"]) == {"classic"}
+    assert config["profile"] == "default" and config["task"] == "ceph"
+
+
+def test_overrides_reach_nested_keys_and_method_blocks():
+    config = resolve_config("smoke", "hand", "none", "heatmap",
+                            {"train.lr": 0.01, "detectors.heatmap.sigma": 4.0, "data.image_size": [64, 64]})
+    assert config["train"]["lr"] == 0.01
+    assert config["detectors"]["heatmap"]["sigma"] == 4.0
+    assert config["data"]["image_size"] == [64, 64]
+    assert flatten(config)["detectors.heatmap.sigma"] == 4.0
+
+
+@pytest.mark.parametrize("key", ["train.lrr", "nope.lr", "data.image_size.x"])
+def test_unknown_override_keys_are_errors(key):
+    with pytest.raises(ConfigError):
+        resolve_config("smoke", "hand", "none", "heatmap", {key: 1})
+
+
+def test_unknown_profile_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match="smoke"):
+        resolve_config("fast", "hand", "none", "heatmap")
+
+
+def test_bad_image_size_is_refused():
+    with pytest.raises(ConfigError, match="image_size"):
+        resolve_config("smoke", "hand", "none", "heatmap", {"data.image_size": [8, 8]})

@@ -1,0 +1,33 @@
+import pytest
+
+from benchmark.errors import ConfigError
+from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS, Registry
+
+
+def test_every_kind_lists_the_builtin_names():
+    assert {"hand", "ceph", "canal", "landmarks", "segmentation"} <= set(TASKS.names())
+    assert {"none", "classic"} <= set(AUGMENTATIONS.names())
+    assert {"heatmap", "mean-shape"} <= set(DETECTORS.names())
+    assert all(TASKS.describe().values())
+
+
+def test_unknown_name_suggests_the_closest_and_lists_all():
+    with pytest.raises(ConfigError) as error:
+        TASKS.entry("hnad")
+    message = str(error.value)
+    assert "Did you mean 'hand'?" in message
+    assert "ceph" in message and "canal" in message
+
+
+def test_registering_a_name_twice_is_refused():
+    registry = Registry("thing")
+    registry.register("a", "first")(lambda: 1)
+    with pytest.raises(ValueError):
+        registry.register("a", "second")(lambda: 2)
+
+
+def test_create_passes_parameters_to_the_factory():
+    detector = DETECTORS.create("heatmap", sigma=3.5, encoder="resnet10t")
+    assert detector.settings.sigma == 3.5 and detector.settings.encoder == "resnet10t"
+    with pytest.raises(ConfigError, match="unknown heatmap detector setting"):
+        DETECTORS.create("heatmap", sigmaa=3)
