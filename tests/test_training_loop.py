@@ -1,0 +1,97 @@
+"""The shared training loop: CPU determinism, resume from a checkpoint, early stopping, NaN losses."""
+
+import numpy as np
+import pytest
+import torch
+
+from baselines.augmentations.classic import create as classic
+from baselines.detectors.heatmap import HeatmapDetector, HeatmapSettings
+from benchmark.data.imageset import ImageSet
+from benchmark.detector import FitContext
+from benchmark.protocol import Protocol
+from benchmark.training.device import seed_everything
+from benchmark.training.loop import batch_schedule, lr_factor
+from benchmark.training.settings import TrainSettings
+
+PROTOCOL = Protocol(kind="landmarks", ground_truth="synthetic", mm_rule="1 mm", sdr_radii_mm=(2.0,))
+
+
+def blobs(n: int, seed: int) -> ImageSet:
+    """Images with one bright blob per landmark: a task a tiny U-Net can learn in a few steps."""
+    rng = np.random.default_rng(seed)
+    landmarks = rng.uniform(4, 27, size=(n, 2, 2)).astype(np.float32)
+    yy, xx = np.mgrid[0:32, 0:32]
+    images = np.zeros((n, 32, 32), np.float32)
+    for i in range(n):
+        for x, y in landmarks[i]:
+            images[i] += np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 4.0)
+    return ImageSet(ids=[f"b{i}" for i in range(n)], images=np.clip(images, 0, 1), spacing=np.ones((n, 2)),
+                    original_size=np.full((n, 2), 32), landmarks=landmarks)
+
+
+def train(tmp_path, epochs=3, resume=False, stop_at=None, patience=0, lr=2e-3, corrupt=False):
+    seed_everything(0, torch.device("cpu"))
+    detector = HeatmapDetector(HeatmapSettings(encoder="resnet10t", decoder_channels=[16, 16, 8, 8, 8], sigma=1.5))
+    settings = TrainSettings(epochs=epochs, samples_per_epoch=8, batch_size=4, eval_batch_size=8, lr=lr,
+                             warmup_epochs=1, patience=patience)
+
+    def on_epoch(epoch, metrics):
+        if stop_at is not None and epoch == stop_at:
+            raise KeyboardInterrupt
+
+    context = FitContext(settings=settings, augmentation=classic(), protocol=PROTOCOL, seed=5,
+                         device=torch.device("cpu"), checkpoint_dir=tmp_path, on_epoch=on_epoch,
+                         resume=resume, progress=False)
+    training = blobs(12, 1)
+    if corrupt:
+        training.images[:] = np.nan
+    history = detector.fit(training, blobs(4, 2), context)
+    return detector, history
+
+
+def weights(detector) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in detector.model.state_dict().values() if p.is_floating_point()])
+
+
+def test_same_seed_gives_identical_weights_on_the_cpu(tmp_path):
+    a, history_a = train(tmp_path / "a")
+    b, history_b = train(tmp_path / "b")
+    assert torch.equal(weights(a), weights(b))
+    assert [m["train_loss"] for m in history_a.epoch_metrics] == [m["train_loss"] for m in history_b.epoch_metrics]
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path):
+    uninterrupted, history = train(tmp_path / "full", epochs=4)
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "cut", epochs=4, stop_at=2)
+    assert (tmp_path / "cut" / "last.pt").exists()
+    resumed, resumed_history = train(tmp_path / "cut", epochs=4, resume=True)
+    assert len(resumed_history.epoch_metrics) == 4
+    assert [m["train_loss"] for m in resumed_history.epoch_metrics] == [m["train_loss"] for m in history.epoch_metrics]
+    assert torch.equal(weights(uninterrupted), weights(resumed))
+
+
+def test_early_stopping_restores_the_best_epoch(tmp_path):
+    _, history = train(tmp_path, epochs=12, patience=2, lr=0.0)
+    assert history.stopped_early and len(history.epoch_metrics) == history.best_epoch + 3
+    assert history.best_score == min(m["val_mre_mm"] for m in history.epoch_metrics)
+
+
+def test_nan_loss_stops_training_with_a_clear_error(tmp_path):
+    with pytest.raises(FloatingPointError, match="training loss became nan"):
+        train(tmp_path, epochs=1, corrupt=True)
+
+
+def test_batch_schedule_cycles_through_shuffled_passes():
+    settings = TrainSettings(samples_per_epoch=10, batch_size=4)
+    index = batch_schedule(3, settings, np.random.default_rng(0))
+    assert index.shape == (3, 4)
+    flat = index.ravel()
+    assert sorted(flat[:3]) == [0, 1, 2] and sorted(flat[3:6]) == [0, 1, 2]
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    assert lr_factor(0, 4, 20) == pytest.approx(0.25)
+    assert lr_factor(3, 4, 20) == pytest.approx(1.0)
+    assert lr_factor(12, 4, 20) == pytest.approx(0.5)
+    assert lr_factor(20, 4, 20) == pytest.approx(0.0)
