@@ -12,8 +12,9 @@ output grid: ``x_out = (x + 0.5) / s - 0.5``). Two losses are offered:
 * ``mse``: the classic mean squared error against Gaussian heatmaps of peak 1.
 
 Decoding: arg-max of each channel with sub-pixel refinement (:func:`benchmark.heatmaps.decode_heatmaps`),
-mapped back to working pixels. Segmentation: one logit channel at full resolution, loss = binary
-cross-entropy + soft Dice, prediction = ``sigmoid > 0.5``.
+mapped back to working pixels. Segmentation: one logit channel; loss = binary
+cross-entropy + soft Dice on the logits upsampled bilinearly from ``1 / output_stride`` to the working
+size, prediction = ``sigmoid > 0.5``.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class HeatmapDetector(Detector):
     def training_loss(self, batch: Batch) -> torch.Tensor:
         output = self.model(batch.images).float()
         if batch.landmarks is None:
-            return segmentation_loss(output, batch.masks)
+            return segmentation_loss(self.full_resolution(output, batch.masks.shape[-2:]), batch.masks)
         stride = self.model.output_stride
         target = gaussian_heatmaps(to_output_grid(batch.landmarks, stride), output.shape[-2:], self.settings.sigma / stride)
         if self.settings.loss == "mse":
@@ -80,9 +81,8 @@ class HeatmapDetector(Detector):
     def fit(self, train: ImageSet, val: ImageSet, context: FitContext) -> History:
         self.segmentation = train.landmarks is None
         out_channels = 1 if self.segmentation else train.num_landmarks
-        stride = 1 if self.segmentation else self.settings.output_stride
         self.model = TimmUNet(self.settings.encoder, out_channels, list(self.settings.decoder_channels),
-                              output_stride=stride)
+                              output_stride=self.settings.output_stride)
         self.device, self.eval_batch_size, self.amp = context.device, context.settings.eval_batch_size, context.settings.amp
         return fit(self, train, val, context.settings, augmentation=context.augmentation, seed=context.seed,
                    device=context.device, checkpoint_dir=context.checkpoint_dir, on_epoch=context.on_epoch,
@@ -97,11 +97,17 @@ class HeatmapDetector(Detector):
             with autocast(self.device, self.amp):
                 output = self.model(batch.images.to(self.device)).float()
             if self.segmentation:
-                outputs.append((torch.sigmoid(output[:, 0]) > 0.5).to(torch.uint8).cpu())
+                outputs.append((self.full_resolution(output, batch.images.shape[-2:])[:, 0] > 0).to(torch.uint8).cpu())
             else:
                 outputs.append(from_output_grid(decode_heatmaps(self.heatmaps(output)), self.model.output_stride).cpu())
         stacked = torch.cat(outputs).numpy()
         return Prediction(masks=stacked) if self.segmentation else Prediction(landmarks=stacked)
+
+    def full_resolution(self, logits: torch.Tensor, size: torch.Size) -> torch.Tensor:
+        """Mask logits at the working size: bilinear upsampling of the stride-``s`` logits."""
+        if logits.shape[-2:] == size:
+            return logits
+        return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
 
     def heatmaps(self, output: torch.Tensor) -> torch.Tensor:
         """Network output -> non-negative heatmaps: the spatial softmax for ``softmax-ce``, as-is for ``mse``."""

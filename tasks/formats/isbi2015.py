@@ -34,25 +34,9 @@ from tasks.formats.images import (
 )
 
 ISBI_LANDMARK_NAMES = [
-    "sella",
-    "nasion",
-    "orbitale",
-    "porion",
-    "subspinale",
-    "supramentale",
-    "pogonion",
-    "menton",
-    "gnathion",
-    "gonion",
-    "lower incisal incision",
-    "upper incisal incision",
-    "upper lip",
-    "lower lip",
-    "subnasale",
-    "soft tissue pogonion",
-    "posterior nasal spine",
-    "anterior nasal spine",
-    "articulare",
+    "sella", "nasion", "orbitale", "porion", "subspinale", "supramentale", "pogonion", "menton", "gnathion",
+    "gonion", "lower_incisal_incision", "upper_incisal_incision", "upper_lip", "lower_lip", "subnasale",
+    "soft_tissue_pogonion", "posterior_nasal_spine", "anterior_nasal_spine", "articulare",
 ]
 ISBI_PIXEL_SPACING_MM = 0.1
 ISBI_GROUND_TRUTHS = ("senior", "junior", "mean")

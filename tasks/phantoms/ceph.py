@@ -27,16 +27,13 @@ import numpy as np
 
 from benchmark.data.settings import DataSettings
 from benchmark.task import LabelledPool
+from tasks.formats.isbi2015 import ISBI_LANDMARK_NAMES, ISBI_PIXEL_SPACING_MM
 from tasks.phantoms import render
 from tasks.phantoms.pool import PhantomSpec, phantom_pool
 
-CEPH_LANDMARK_NAMES: list[str] = [
-    "sella", "nasion", "orbitale", "porion", "subspinale", "supramentale", "pogonion", "menton", "gnathion",
-    "gonion", "lower_incisal_incision", "upper_incisal_incision", "upper_lip", "lower_lip", "subnasale",
-    "soft_tissue_pogonion", "posterior_nasal_spine", "anterior_nasal_spine", "articulare",
-]
+CEPH_LANDMARK_NAMES = ISBI_LANDMARK_NAMES
 NATIVE_SIZE = (1935, 2400)  # (W0, H0) pixels of an ISBI 2015 cephalogram
-NATIVE_SPACING_MM = 0.1
+NATIVE_SPACING_MM = ISBI_PIXEL_SPACING_MM
 
 # Mean anatomy (native mm). The vault runs from glabella over the top to the foramen magnum.
 SELLA, NASION = np.array([80.0, 100.0]), np.array([147.0, 93.0])
