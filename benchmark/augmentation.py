@@ -12,11 +12,21 @@ every training batch; validation and test batches are never transformed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 
 from benchmark.data.imageset import ImageSet
 from benchmark.training.batch import Batch
+
+
+@dataclass(frozen=True)
+class CompositionSettings:
+    """How a generated set joins the real one (see :func:`benchmark.synthetic.compose`)."""
+
+    composition: Literal["real", "synthetic", "real+synthetic"] = "real+synthetic"
+    n_synthetic: int | None = None
+    synthetic_ratio: float = 1.0
 
 
 @dataclass
@@ -30,7 +40,10 @@ class SyntheticSet:
 
 
 class Augmentation:
+    """Base class and the ``none`` strategy. Generators set :attr:`composition` from their settings."""
+
     name: str = "none"
+    composition: CompositionSettings | None = None
 
     def synthesize(self, train: ImageSet, seed: int) -> SyntheticSet | None:
         return None

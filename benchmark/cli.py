@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlruns/mlflow.db)")
     run.add_argument("--experiment", help="MLflow experiment name (default: the task name)")
     run.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    run.add_argument("--no-cache", action="store_true", help="regenerate the synthetic set even if it is cached")
     run.add_argument("--json", action="store_true", help="end with one JSON line: run_id, task, ..., metrics")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -109,7 +110,7 @@ def command_run(args: argparse.Namespace) -> None:
     for registry, name in ((TASKS, args.task), (AUGMENTATIONS, args.aug), (DETECTORS, args.detector)):
         registry.entry(name)
     config = resolve_config(args.profile, args.task, args.aug, args.detector, run_overrides(args))
-    result = run_experiment(config, progress=not args.no_progress, device=args.device)
+    result = run_experiment(config, progress=not args.no_progress, device=args.device, use_cache=not args.no_cache)
     headline = {k: v for k, v in result.metrics.items() if k in ("mre_mm", "sdr_2mm", "sdr_4mm", "dice", "hd95_mm")}
     print(f"run {result.run_id} ({result.task}/{result.aug}/{result.detector}/seed{result.seed}): "
           + ", ".join(f"{k}={v:.4g}" for k, v in headline.items()), file=sys.stderr)

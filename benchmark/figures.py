@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmark.data.imageset import ImageSet  # noqa: E402
+from benchmark.augmentation import SyntheticSet  # noqa: E402
 from benchmark.detector import Prediction  # noqa: E402
 
 
@@ -55,6 +56,39 @@ def training_curves(history: list[dict[str, float]], path: Path) -> Path:
         ax.set_xlabel("epoch")
         if key == "train_loss":
             ax.set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def sample_grid(synthetic: SyntheticSet, path: Path, per_group: int = 8) -> Path:
+    """Generated samples with their labels, accepted ones (green frame) above rejected ones (red frame,
+    titled with the reason)."""
+    images = synthetic.images
+    accepted = np.asarray(synthetic.quality.get("accepted", [True] * len(images)), bool)
+    reasons = synthetic.quality.get("reason", [""] * len(images))
+    groups = [np.flatnonzero(accepted)[:per_group], np.flatnonzero(~accepted)[:per_group]]
+    rows = [g for g in groups if len(g)]
+    height, width = images.image_size
+    fig, axes = plt.subplots(max(1, len(rows)), per_group, figsize=(1.8 * per_group, 1.9 * max(1, len(rows)) * height / width),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for row, index in zip(axes, rows):
+        for ax, i in zip(row, index):
+            ax.imshow(images.images[i], cmap="gray", vmin=0, vmax=1)
+            if images.landmarks is not None:
+                ax.scatter(images.landmarks[i, :, 0], images.landmarks[i, :, 1], s=3, c="yellow")
+            if images.masks is not None and images.masks[i].any():
+                ax.contour(images.masks[i], levels=[0.5], colors="yellow", linewidths=0.5)
+            colour = "lime" if accepted[i] else "red"
+            ax.axis("on")
+            ax.set_xticks([]), ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_color(colour)
+                spine.set_linewidth(2)
+            ax.set_title("accepted" if accepted[i] else str(reasons[i])[:28], fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

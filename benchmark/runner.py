@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import torch
 import yaml
 
@@ -23,8 +25,9 @@ from benchmark.data.settings import DataSettings
 from benchmark.detector import FitContext
 from benchmark.errors import ConfigError
 from benchmark.evaluation import evaluate
-from benchmark.figures import overlay_grid, training_curves
+from benchmark.figures import overlay_grid, sample_grid, training_curves
 from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
+from benchmark.synthetic import compose, synthesize_cached
 from benchmark.task import TaskData
 from benchmark.training.device import pick_device, seed_everything
 from benchmark.training.settings import TrainSettings
@@ -64,7 +67,9 @@ def load_task_data(config: dict[str, Any]) -> TaskData:
                      val_fraction=float(config["val_fraction"]), seed=int(config["seed"]))
 
 
-def run_experiment(config: dict[str, Any], *, progress: bool = True, device: str = "auto") -> RunResult:
+def run_experiment(
+    config: dict[str, Any], *, progress: bool = True, device: str = "auto", use_cache: bool = True
+) -> RunResult:
     import mlflow
 
     task_name, aug_name, detector_name = config["task"], config["aug"], config["detector"]
@@ -90,6 +95,14 @@ def run_experiment(config: dict[str, Any], *, progress: bool = True, device: str
         mlflow.log_params(tracking.loggable_params({**flatten(config), **data.protocol.as_params()}))
         mlflow.log_params({"data.n_train": len(data.train), "data.n_val": len(data.val), "data.n_test": len(data.test),
                            **{f"data.skipped.{k}": v for k, v in data.skipped.items()}})
+        started = time.perf_counter()
+        synthetic, cache_hit = synthesize_cached(augmentation, data.train, seed, use_cache=use_cache)
+        training, n_synthetic = data.train, 0
+        if synthetic is not None:
+            training, n_synthetic = compose(data.train, synthetic, augmentation.composition, np.random.default_rng(seed))
+            mlflow.log_metrics({**synthetic.metrics, "generator_seconds": time.perf_counter() - started,
+                                "generator_cache_hit": float(cache_hit), "n_synthetic_used": n_synthetic,
+                                "n_train_total": len(training)})
         seed_everything(seed, torch_device)
         checkpoint_dir = Path("mlruns") / "checkpoints" / run.info.run_id
         context = FitContext(
@@ -98,7 +111,7 @@ def run_experiment(config: dict[str, Any], *, progress: bool = True, device: str
             on_epoch=lambda epoch, metrics: mlflow.log_metrics(metrics, step=epoch),
         )
         started = time.perf_counter()
-        history = detector.fit(data.train, data.val, context)
+        history = detector.fit(training, data.val, context)
         train_seconds = time.perf_counter() - started
         started = time.perf_counter()
         prediction = detector.predict(data.test)
@@ -118,6 +131,10 @@ def run_experiment(config: dict[str, Any], *, progress: bool = True, device: str
             overlay_grid(data.test, prediction, out / "overlays.png")
             if history is not None and history.epoch_metrics:
                 training_curves(history.epoch_metrics, out / "curves.png")
+            if synthetic is not None:
+                pd.DataFrame({"image_id": synthetic.images.ids, **synthetic.quality}).to_csv(
+                    out / "synthetic_quality.csv", index=False)
+                sample_grid(synthetic, out / "synthetic_samples.png")
             mlflow.log_artifacts(str(out))
         return RunResult(run.info.run_id, task_name, aug_name, detector_name, config["profile"], seed,
                          metrics={**metrics, **timing}, artifacts_uri=run.info.artifact_uri)

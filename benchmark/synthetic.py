@@ -1,0 +1,100 @@
+"""Labelled synthetic sets: composition with the real set, memorisation evidence, and the generation cache.
+
+* **Composition** (``composition`` setting of every generator): ``real`` (the synthetic set is made and
+  scored but not trained on), ``synthetic`` (train on accepted synthetic images only) or
+  ``real+synthetic``. ``n_synthetic`` caps the number of accepted synthetic images used; without it,
+  ``synthetic_ratio * n_real`` are used (all accepted ones if fewer).
+* **Memorisation**: the nearest-training-image SSIM of a generated image is the largest SSIM
+  (scikit-image, data range 1) against the ``candidates`` training images closest in L2 on 4x
+  downsampled pixels; a generator that copies its training set scores close to 1.
+* **Cache**: a generated set is stored under the SHA-256 of (method name, method settings, training
+  split digest, seed, cache version) with an atomic write, so a sweep over detector settings or a
+  second run never retrains the generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
+from benchmark.data.cache import ArrayCache, cache_key
+from benchmark.data.imageset import ImageSet
+
+CACHE_VERSION = 1
+
+
+def compose(real: ImageSet, synthetic: SyntheticSet | None, settings: CompositionSettings,
+            rng: np.random.Generator) -> tuple[ImageSet, int]:
+    """The training set of a run and the number of synthetic images in it (accepted ones only)."""
+    if synthetic is None or settings.composition == "real":
+        return real, 0
+    accepted = np.flatnonzero(np.asarray(synthetic.quality.get("accepted", [True] * len(synthetic.images)), bool))
+    wanted = settings.n_synthetic if settings.n_synthetic is not None else int(round(settings.synthetic_ratio * len(real)))
+    chosen = np.sort(rng.permutation(accepted)[: min(wanted, len(accepted))])
+    if settings.composition == "synthetic":
+        if len(chosen) == 0:
+            raise ValueError("composition 'synthetic' but the generator produced no accepted sample")
+        return synthetic.images.subset(chosen), len(chosen)
+    return ImageSet.concatenate([real, synthetic.images.subset(chosen)]), len(chosen)
+
+
+def nearest_training_ssim(generated: np.ndarray, training: np.ndarray, candidates: int = 5) -> np.ndarray:
+    """(N,) max SSIM of each generated image against its L2-nearest training images (module docstring)."""
+    small = lambda x: x[:, ::4, ::4].reshape(len(x), -1)  # noqa: E731
+    g, t = small(generated), small(training)
+    distances = (g**2).sum(1)[:, None] - 2 * g @ t.T + (t**2).sum(1)[None, :]
+    nearest = np.argsort(distances, axis=1)[:, :candidates]
+    return np.array([
+        max(structural_similarity(generated[i], training[j], data_range=1.0) for j in nearest[i])
+        for i in range(len(generated))
+    ])
+
+
+def synthesis_key(augmentation: Augmentation, train: ImageSet, seed: int) -> str:
+    settings = asdict(augmentation.settings) if hasattr(augmentation, "settings") else {}
+    generation = {k: v for k, v in settings.items() if k not in {f.name for f in fields(CompositionSettings)}}
+    return cache_key({"method": augmentation.name, "settings": generation, "train": train.digest(),
+                      "seed": seed, "version": CACHE_VERSION})
+
+
+def save_synthetic(cache: ArrayCache, key: str, synthetic: SyntheticSet) -> None:
+    images = synthetic.images
+    arrays = {"ids": np.array(images.ids), "images": images.images, "spacing": images.spacing,
+              "original_size": images.original_size}
+    if images.landmarks is not None:
+        arrays["landmarks"] = images.landmarks
+    if images.masks is not None:
+        arrays["masks"] = images.masks
+    arrays.update({f"quality.{k}": np.asarray(v) for k, v in synthetic.quality.items()})
+    arrays.update({f"metric.{k}": np.asarray(v, dtype=np.float64) for k, v in synthetic.metrics.items()})
+    cache.save(key, arrays)
+
+
+def load_synthetic(cache: ArrayCache, key: str) -> SyntheticSet | None:
+    arrays = cache.load(key)
+    if arrays is None:
+        return None
+    images = ImageSet(ids=[str(i) for i in arrays["ids"]], images=arrays["images"], spacing=arrays["spacing"],
+                      original_size=arrays["original_size"], landmarks=arrays.get("landmarks"),
+                      masks=arrays.get("masks"))
+    quality = {k.removeprefix("quality."): v.tolist() for k, v in arrays.items() if k.startswith("quality.")}
+    metrics = {k.removeprefix("metric."): float(v) for k, v in arrays.items() if k.startswith("metric.")}
+    return SyntheticSet(images=images, quality=quality, metrics=metrics)
+
+
+def synthesize_cached(augmentation: Augmentation, train: ImageSet, seed: int,
+                      use_cache: bool = True) -> tuple[SyntheticSet | None, bool]:
+    """Run (or load) the augmentation's generator; returns the set and whether it was a cache hit."""
+    if type(augmentation).synthesize is Augmentation.synthesize:
+        return None, False
+    cache = ArrayCache(namespace="synthetic")
+    key = synthesis_key(augmentation, train, seed)
+    if use_cache and (hit := load_synthetic(cache, key)) is not None:
+        return hit, True
+    synthetic = augmentation.synthesize(train, seed)
+    if synthetic is not None:
+        save_synthetic(cache, key, synthetic)
+    return synthetic, False
