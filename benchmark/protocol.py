@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Protocol:
@@ -33,15 +35,13 @@ WRIST_WIDTH_MM = 50.0
 WRIST_LANDMARKS = (1, 5)
 
 
-def wrist_rule_spacing(landmarks, where: str = "landmarks") -> "np.ndarray":
+def wrist_rule_spacing(landmarks: np.ndarray, where: str = "landmarks") -> np.ndarray:
     """Payer's hand protocol: the distance between landmarks 1 and 5 (0-based) of the ground truth is 50 mm.
 
     ``landmarks`` is (N, K, 2) in working pixels; returns (N, 2) isotropic mm per working pixel. The
     rule is applied after resizing, so a non-uniform resize must not be used with it (readers keep the
     aspect ratio or resize uniformly for hand data).
     """
-    import numpy as np
-
     a, b = WRIST_LANDMARKS
     width_px = np.linalg.norm(np.asarray(landmarks)[:, a] - np.asarray(landmarks)[:, b], axis=-1)
     if np.any(width_px <= 0):

@@ -176,7 +176,8 @@ def test_cache_hit_skips_rendering_and_returns_identical_arrays(tmp_path):
     np.testing.assert_array_equal(first.images.spacing, cached.images.spacing)
     np.testing.assert_array_equal(first.unlabelled.images, cached.unlabelled.images)
     with pytest.raises(AssertionError, match="rendered"):
-        phantom_pool(replace(HAND_SPEC, render=_refuse, version=HAND_SPEC.version + 1), settings, cache_root=tmp_path)
+        bumped = replace(HAND_SPEC, render=_refuse, version=HAND_SPEC.version + 1)
+        phantom_pool(bumped, settings, cache_root=tmp_path)
     for other in (_settings(data_seed=4), _settings(image_size=(48, 40)), _settings(n_unlabelled=5)):
         with pytest.raises(AssertionError, match="rendered"):
             phantom_pool(replace(HAND_SPEC, render=_refuse), other, cache_root=tmp_path)
@@ -184,7 +185,8 @@ def test_cache_hit_skips_rendering_and_returns_identical_arrays(tmp_path):
 
 def test_readers_build_task_pools():
     settings = _settings(n_labelled=6, n_unlabelled=2)
-    hand, ceph, canal = (read(settings) for read in (read_hand_phantom, read_ceph_phantom, read_canal_phantom))
+    hand, ceph, canal = (read(settings) for read in (read_hand_phantom, read_ceph_phantom,
+                                                     read_canal_phantom))
     assert hand.images.num_landmarks == 37 and ceph.images.num_landmarks == 19
     assert canal.images.masks is not None and canal.images.landmarks is None
     assert {p.source for p in (hand, ceph, canal)} == {"phantom:hand", "phantom:ceph", "phantom:canal"}

@@ -29,12 +29,13 @@ the batch's device seeded from it. The same seed and batch give the same output 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
 from benchmark.augmentation import Augmentation
+from benchmark.config import build
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS
 from benchmark.training.batch import Batch
@@ -229,10 +230,4 @@ class ClassicAugmentation(Augmentation):
     "applied to whole batches, consistent for images, landmarks and masks",
 )
 def create(**overrides) -> ClassicAugmentation:
-    valid = {f.name for f in fields(ClassicParams)}
-    unknown = sorted(set(overrides) - valid)
-    if unknown:
-        raise ConfigError(
-            f"unknown classic augmentation setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}"
-        )
-    return ClassicAugmentation(ClassicParams(**overrides))
+    return ClassicAugmentation(build(ClassicParams, overrides, "classic augmentation"))

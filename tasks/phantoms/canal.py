@@ -30,7 +30,7 @@ NATIVE_SPACING_MM = 0.1
 MIDLINE = 128.0
 
 # Left half of the mean jaw (native mm); the right half is its mirror image about the midline.
-LOWER_BORDER = np.array([(22, 30), (16, 55), (18, 80), (28, 99), (55, 107), (90, 113), (128, 116)], dtype=np.float64)
+LOWER_BORDER = np.array([(22, 30), (16, 55), (18, 80), (28, 99), (55, 107), (90, 113), (128, 116)], float)
 RAMUS_FRONT = np.array([(36, 40), (52, 34), (50, 58), (54, 74)], dtype=np.float64)  # notch, coronoid, border
 CANAL = np.array([(40, 60), (45, 78), (57, 91), (76, 95), (96, 91)], dtype=np.float64)  # foramen .. mental
 TOOTH_WIDTHS = np.array([6.9, 7.5, 8.7, 8.7, 8.7, 13.0, 13.0, 12.5])  # incisors .. third molars, mm
@@ -96,8 +96,8 @@ def _anatomy(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return a
 
 
-def _pose(rng: np.random.Generator, a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Patient positioning: left/right asymmetry (head turn), scale, small tilt and shift, for all points."""
+def _pose(rng: np.random.Generator, a: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], float]:
+    """Patient positioning (asymmetry from a head turn, scale, tilt, shift); returns posed points, scale."""
     asymmetry = 0.03 * rng.standard_normal()
     scale = rng.uniform(0.94, 1.05)
     angle = np.radians(1.5 * rng.standard_normal())
@@ -139,7 +139,8 @@ def _draw_canal(image: np.ndarray, centre_line: np.ndarray, radius: float, visib
     distance = render.polyline_distance(image.shape, render.catmull_rom(centre_line, step=2.0), radius + 4.0)
     wall = max(0.5, 0.35 * radius)
     image -= visibility * rng.uniform(0.08, 0.14) * render.chord((distance / radius) ** 2)
-    image += visibility * rng.uniform(0.06, 0.12) * render.coverage(np.abs(distance - radius - wall / 2), wall / 2)
+    walls = render.coverage(np.abs(distance - radius - wall / 2), wall / 2)
+    image += visibility * rng.uniform(0.06, 0.12) * walls
     return (distance <= radius).astype(np.uint8)
 
 
@@ -152,7 +153,8 @@ def render_canal(rng: np.random.Generator, image_size: tuple[int, int]) -> tuple
     mm = scale * float(np.sqrt(np.prod(per_native_px))) / NATIVE_SPACING_MM
     bone = np.zeros(shape, np.float32)
     bone += 0.3 * render.fill_polygon(shape, render.catmull_rom(to_px(a["outline"]), step=3.0))
-    bone *= 1.0 + 0.2 * render.smooth_noise(rng, shape, 8)
+    clutter = rng.uniform(0.05, 0.2) * render.texture(rng, shape, mm)
+    bone *= 1.0 + 0.2 * render.smooth_noise(rng, shape, 8) + clutter
     render.tube(bone, render.catmull_rom(to_px(a["border"]), step=3.0), 2.0 * mm, weight=0.3)
     bone += 0.22 * render.fill_polygon(shape, to_px(a["maxilla"]))
     render.rod(bone, *to_px(a["palate"]), 3.0 * mm, 3.0 * mm, weight=0.35)
@@ -172,9 +174,10 @@ def render_canal(rng: np.random.Generator, image_size: tuple[int, int]) -> tuple
         render.rod(image, airway[0], airway[1], 4.0 * mm, 4.0 * mm, weight=-rng.uniform(0.03, 0.1))
     radius, mask = rng.uniform(0.9, 1.6) * mm, np.zeros(shape, np.uint8)
     for name in ("canal_left", "canal_right"):
-        mask |= _draw_canal(image, to_px(a[name]), radius * rng.uniform(0.9, 1.1), rng.uniform(0.15, 1.0), rng)
-    image = render.expose(image, rng, blur=rng.uniform(0.4, 0.9), gamma=rng.uniform(0.8, 1.25),
-                          noise=rng.uniform(0.01, 0.03))
+        visibility = rng.uniform(0.15, 1.0)
+        mask |= _draw_canal(image, to_px(a[name]), radius * rng.uniform(0.9, 1.1), visibility, rng)
+    blur = rng.uniform(0.4, 0.9) * min(shape) / 128.0
+    image = render.expose(image, rng, blur=blur, gamma=rng.uniform(0.8, 1.25), noise=rng.uniform(0.01, 0.03))
     return image, mask
 
 
@@ -185,7 +188,7 @@ def canal_spacing(image_size: tuple[int, int]) -> np.ndarray:
 
 CANAL_SPEC = PhantomSpec(
     name="canal",
-    version=1,
+    version=2,
     render=render_canal,
     label="mask",
     source="phantom:canal",
@@ -196,5 +199,5 @@ CANAL_SPEC = PhantomSpec(
 
 
 def read_canal_phantom(settings: DataSettings) -> LabelledPool:
-    """The embedded canal segmentation data set: panoramic phantoms with canal masks, folds, unlabelled pool."""
+    """The embedded canal data set: panoramic phantoms with canal masks, folds, an unlabelled pool."""
     return phantom_pool(CANAL_SPEC, settings)

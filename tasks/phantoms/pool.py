@@ -81,7 +81,8 @@ def make_folds(ids: list[str], num_folds: int, data_seed: int) -> list[Fold]:
 def _arrays(spec: PhantomSpec, settings: DataSettings, image_size: tuple[int, int], cache: ArrayCache):
     key = cache_key({
         "generator": spec.name, "version": spec.version, "image_size": list(image_size),
-        "n_labelled": settings.n_labelled, "n_unlabelled": settings.n_unlabelled, "data_seed": settings.data_seed,
+        "n_labelled": settings.n_labelled, "n_unlabelled": settings.n_unlabelled,
+        "data_seed": settings.data_seed,
     })
     arrays = cache.load(key)
     if arrays is None:
@@ -95,8 +96,10 @@ def _arrays(spec: PhantomSpec, settings: DataSettings, image_size: tuple[int, in
     return arrays
 
 
-def phantom_pool(spec: PhantomSpec, settings: DataSettings, *, cache_root: Path | str | None = None) -> LabelledPool:
-    """The labelled pool (with folds) and unlabelled pool of a phantom data set, rendered or from the cache."""
+def phantom_pool(
+    spec: PhantomSpec, settings: DataSettings, *, cache_root: Path | str | None = None
+) -> LabelledPool:
+    """The labelled pool (with folds) and unlabelled pool of a phantom data set, rendered or cached."""
     image_size = (int(settings.image_size[0]), int(settings.image_size[1]))
     n, m = settings.n_labelled, settings.n_unlabelled
     ids = [f"{spec.name}-{i:04d}" for i in range(n)]

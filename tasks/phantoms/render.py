@@ -120,12 +120,15 @@ def polyline_distance(shape: tuple[int, int], points: np.ndarray, reach: float, 
 
 
 def tube(canvas: np.ndarray, points: np.ndarray, radius: float, *, weight: float = 1.0, hollow: float = 0.0,
-         op: Op = "add") -> np.ndarray:
-    """Draw a rod of constant ``radius`` along a polyline (M, 2), in place; returns the distance map."""
-    distance = polyline_distance(canvas.shape, points, radius + 1.0)
-    value = weight * chord((distance / radius) ** 2, hollow)
-    _combine(canvas, (slice(None), slice(None)), value, op)
-    return distance
+         op: Op = "add") -> None:
+    """Draw a rod of constant ``radius`` along a polyline (M, 2), in place."""
+    points = np.asarray(points)
+    box = window(canvas.shape, points.min(axis=0) - radius - 1.0, points.max(axis=0) + radius + 1.0)
+    if box is None:
+        return
+    region = box[0]
+    distance = polyline_distance(canvas.shape, points, radius + 1.0)[region]
+    _combine(canvas, region, weight * chord((distance / radius) ** 2, hollow), op)
 
 
 def coverage(distance: np.ndarray, half_width: float) -> np.ndarray:
@@ -163,17 +166,37 @@ def catmull_rom(points: np.ndarray, step: float = 3.0) -> np.ndarray:
     a, b, c, d = padded[:-3], padded[1:-2], padded[2:-1], padded[3:]
     samples = np.maximum(1, np.ceil(np.linalg.norm(c - b, axis=1) / step)).astype(np.int64)
     span = np.repeat(np.arange(len(samples)), samples)
-    t = ((np.arange(samples.sum()) - np.repeat(np.cumsum(samples) - samples, samples)) / samples[span])[:, None]
+    first = np.repeat(np.cumsum(samples) - samples, samples)
+    t = ((np.arange(samples.sum()) - first) / samples[span])[:, None]
     a, b, c, d = a[span], b[span], c[span], d[span]
     curve = 0.5 * (2 * b + (c - a) * t + (2 * a - 5 * b + 4 * c - d) * t**2 + (3 * b - a - 3 * c + d) * t**3)
     return np.concatenate([curve, p[-1:]])
 
 
 def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) -> np.ndarray:
-    """A smooth random field of unit-ish amplitude: a (cells x cells) Gaussian grid, cubically upsampled."""
+    """A low-frequency random field of unit-ish amplitude: Gaussian bumps on a (cells x cells) grid.
+
+    ``field = Ry @ G @ Rx.T`` with G a standard normal grid and R the normalised Gaussian weights of
+    each pixel row (column) to the grid rows (columns), a separable smooth interpolation.
+    """
     grid = rng.standard_normal((cells, cells))
-    field = ndimage.zoom(grid, (shape[0] / cells, shape[1] / cells), order=3, mode="nearest")
-    return field[: shape[0], : shape[1]].astype(np.float32)
+
+    def weights(n: int) -> np.ndarray:
+        pos = (np.arange(n) + 0.5) * cells / n - 0.5
+        w = np.exp(-0.5 * ((pos[:, None] - np.arange(cells)[None, :]) / 0.7) ** 2)
+        return w / np.sqrt((w**2).sum(axis=1, keepdims=True))
+
+    return (weights(shape[0]) @ grid @ weights(shape[1]).T).astype(np.float32)
+
+
+def texture(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Band-limited clutter of unit std: white noise blurred with a Gaussian of std ``sigma`` px.
+
+    Multiplied into bone and tissue maps it mimics trabecular and soft-tissue structure (anatomical
+    noise), the main clutter of real radiographs.
+    """
+    field = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
+    return field / max(float(field.std()), 1e-6)
 
 
 def linear_ramp(shape: tuple[int, int], angle: float) -> np.ndarray:
@@ -184,7 +207,8 @@ def linear_ramp(shape: tuple[int, int], angle: float) -> np.ndarray:
     return (2.0 * (proj - lo) / max(hi - lo, 1e-6) - 1.0).astype(np.float32)
 
 
-def expose(image: np.ndarray, rng: np.random.Generator, *, blur: float, gamma: float, noise: float) -> np.ndarray:
+def expose(image: np.ndarray, rng: np.random.Generator, *, blur: float, gamma: float,
+           noise: float) -> np.ndarray:
     """Detector simulation: Gaussian blur (std ``blur`` px), clip to [0, 1], gamma, additive noise, clip."""
     out = ndimage.gaussian_filter(image, blur) if blur > 0 else image
     out = np.clip(out, 0.0, 1.0) ** gamma
