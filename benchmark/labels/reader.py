@@ -1,0 +1,107 @@
+"""Read a generated heatmap of all landmarks back into labelled landmarks, or reject it.
+
+``read`` runs, in order, and stops at the first failed check:
+
+1. peaks: local maxima above ``threshold`` times the heatmap's maximum (a relative threshold, since a
+   generated channel has no calibrated scale), sub-pixel refined
+   (:func:`~benchmark.labels.peaks.detect_peaks`); fewer than K peaks -> ``"too few peaks"``; more than
+   ``K + extra_peak_tolerance`` -> ``"extra peaks"`` (a sixth finger: a shape model cannot see it, since
+   the MRF would simply leave one chain unused);
+2. identities: :class:`~benchmark.labels.mrf.LandmarkMRF` assigns peaks to landmarks; a landmark left
+   "missing" -> ``"missing landmarks"``;
+3. plausibility: :class:`~benchmark.labels.shape_model.ShapeModel` -> ``"implausible shape (...)"``
+   (a very long thumb, swapped landmarks), else ``"accepted"``.
+
+Both models assume the same peak localisation noise ``peak_noise_std`` (pixels per coordinate): the MRF
+as the floor of its Gaussians' spread, the shape model as noise added to its mode variances and to the
+shapes that calibrate its residual limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.distance import pdist
+
+from benchmark.labels.mrf import LandmarkMRF
+from benchmark.labels.peaks import detect_peaks
+from benchmark.labels.shape_model import ShapeModel
+
+
+@dataclass
+class LabelReading:
+    """The outcome of reading one heatmap.
+
+    ``landmarks`` (K, 2) (x, y) pixels once the MRF has run (NaN for missing landmarks; also set for a
+    rejected shape, for inspection), ``None`` when the peak count already failed; use them only if
+    ``accepted``. ``energy`` is the MRF energy, ``mahalanobis`` and ``residual`` the shape model's
+    statistics (NaN where not computed).
+    """
+
+    landmarks: np.ndarray | None
+    accepted: bool
+    reason: str
+    n_peaks: int
+    energy: float = float("nan")
+    mahalanobis: float = float("nan")
+    residual: float = float("nan")
+
+
+class HeatmapLabelReader:
+    """Peaks -> MRF identities -> shape-model check, fitted on the real training landmarks.
+
+    ``min_distance`` (pixels, the peak detector's suppression radius) defaults to half the 1st percentile,
+    over the training shapes, of the smallest distance between two landmarks of a shape, rounded down, at
+    least 1: two landmarks closer than that would be merged into one peak (fitted value:
+    ``peak_distance``). ``peak_noise_std`` configures the default MRF and shape model; pass ``mrf`` or
+    ``shape_model`` to configure them in full.
+    """
+
+    def __init__(self, threshold: float = 0.3, min_distance: int | None = None, extra_peak_tolerance: int = 0,
+                 peak_noise_std: float = 1.0, mrf: LandmarkMRF | None = None,
+                 shape_model: ShapeModel | None = None) -> None:
+        self.threshold = threshold
+        self.min_distance = min_distance
+        self.extra_peak_tolerance = extra_peak_tolerance
+        self.mrf = mrf if mrf is not None else LandmarkMRF(min_std=peak_noise_std)
+        self.shape_model = shape_model if shape_model is not None else ShapeModel(noise_std=peak_noise_std)
+
+    def fit(self, train_landmarks: np.ndarray, image_size: tuple[int, int]) -> HeatmapLabelReader:
+        """Fit on (N, K, 2) training landmarks in the working pixels of heatmaps of size (H, W)."""
+        shapes = np.asarray(train_landmarks, dtype=np.float64)
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.num_landmarks = shapes.shape[1]
+        self.peak_distance = self.min_distance
+        if self.peak_distance is None:
+            separation = np.percentile([pdist(shape).min() for shape in shapes], 1)
+            self.peak_distance = max(1, int(np.floor(0.5 * separation)))
+        self.mrf.fit(shapes)
+        self.shape_model.fit(shapes)
+        return self
+
+    def read(self, heatmap: np.ndarray) -> LabelReading:
+        """Read one (H, W) heatmap of all landmarks."""
+        heatmap = np.asarray(heatmap, dtype=np.float64)
+        if heatmap.shape != self.image_size:
+            raise ValueError(f"heatmap of shape {heatmap.shape}, the reader was fitted for {self.image_size}")
+        k = self.num_landmarks
+        top = float(heatmap.max())
+        if not np.isfinite(top) or top <= 0:
+            return LabelReading(None, False, "too few peaks (empty heatmap)", 0)
+        peaks, heights = detect_peaks(heatmap, 2 * k + self.extra_peak_tolerance, self.threshold * top,
+                                      self.peak_distance)
+        n = len(peaks)
+        if n < k:
+            return LabelReading(None, False, f"too few peaks ({n} < {k})", n)
+        if n > k + self.extra_peak_tolerance:
+            return LabelReading(None, False, f"extra peaks ({n} > {k})", n)
+        assignment = self.mrf.assign(peaks, heights)
+        if (assignment.assigned_peak < 0).any():
+            missing = int((assignment.assigned_peak < 0).sum())
+            return LabelReading(assignment.landmarks, False, f"missing landmarks ({missing})", n,
+                                assignment.energy)
+        accepted, reason = self.shape_model.plausible(assignment.landmarks)
+        return LabelReading(assignment.landmarks, accepted, reason, n, assignment.energy,
+                            self.shape_model.mahalanobis(assignment.landmarks),
+                            self.shape_model.residual(assignment.landmarks))
