@@ -1,7 +1,8 @@
 """The augmentation contract. Every strategy may do one or both of two things:
 
 * **synthesize** a labelled synthetic set once, fitted on the training split of the current fold only
-  (generators: VAE, GAN, DDPM-2ch, latent blending), returned with per-sample quality evidence;
+  (generators: VAE, GAN, DDPM-2ch, latent blending) and, where a method uses one, the task's unlabelled
+  pool (never test images), returned with per-sample quality evidence;
 * **transform** each training batch on the fly (classic geometric + intensity augmentation), applying
   one draw consistently to images, landmarks and masks.
 
@@ -45,7 +46,7 @@ class Augmentation:
     name: str = "none"
     composition: CompositionSettings | None = None
 
-    def synthesize(self, train: ImageSet, seed: int) -> SyntheticSet | None:
+    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet | None:
         return None
 
     def transform(self, batch: Batch, generator: torch.Generator) -> Batch:

@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmark.data.imageset import ImageSet  # noqa: E402
 from benchmark.augmentation import SyntheticSet  # noqa: E402
+from benchmark.data.imageset import ImageSet  # noqa: E402
 from benchmark.detector import Prediction  # noqa: E402
 
 

@@ -96,7 +96,8 @@ def run_experiment(
         mlflow.log_params({"data.n_train": len(data.train), "data.n_val": len(data.val), "data.n_test": len(data.test),
                            **{f"data.skipped.{k}": v for k, v in data.skipped.items()}})
         started = time.perf_counter()
-        synthetic, cache_hit = synthesize_cached(augmentation, data.train, seed, use_cache=use_cache)
+        synthetic, cache_hit = synthesize_cached(augmentation, data.train, seed, use_cache=use_cache,
+                                                  unlabelled=data.unlabelled)
         training, n_synthetic = data.train, 0
         if synthetic is not None:
             training, n_synthetic = compose(data.train, synthetic, augmentation.composition, np.random.default_rng(seed))

@@ -8,8 +8,8 @@
   (scikit-image, data range 1) against the ``candidates`` training images closest in L2 on 4x
   downsampled pixels; a generator that copies its training set scores close to 1.
 * **Cache**: a generated set is stored under the SHA-256 of (method name, method settings, training
-  split digest, seed, cache version) with an atomic write, so a sweep over detector settings or a
-  second run never retrains the generator.
+  split digest, unlabelled pool digest, seed, cache version) with an atomic write, so a sweep over
+  detector settings or a second run never retrains the generator.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticS
 from benchmark.data.cache import ArrayCache, cache_key
 from benchmark.data.imageset import ImageSet
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def compose(real: ImageSet, synthetic: SyntheticSet | None, settings: CompositionSettings,
@@ -53,10 +53,12 @@ def nearest_training_ssim(generated: np.ndarray, training: np.ndarray, candidate
     ])
 
 
-def synthesis_key(augmentation: Augmentation, train: ImageSet, seed: int) -> str:
+def synthesis_key(augmentation: Augmentation, train: ImageSet, seed: int,
+                  unlabelled: ImageSet | None = None) -> str:
     settings = asdict(augmentation.settings) if hasattr(augmentation, "settings") else {}
     generation = {k: v for k, v in settings.items() if k not in {f.name for f in fields(CompositionSettings)}}
     return cache_key({"method": augmentation.name, "settings": generation, "train": train.digest(),
+                      "unlabelled": unlabelled.digest() if unlabelled is not None else None,
                       "seed": seed, "version": CACHE_VERSION})
 
 
@@ -85,16 +87,16 @@ def load_synthetic(cache: ArrayCache, key: str) -> SyntheticSet | None:
     return SyntheticSet(images=images, quality=quality, metrics=metrics)
 
 
-def synthesize_cached(augmentation: Augmentation, train: ImageSet, seed: int,
-                      use_cache: bool = True) -> tuple[SyntheticSet | None, bool]:
+def synthesize_cached(augmentation: Augmentation, train: ImageSet, seed: int, use_cache: bool = True,
+                      unlabelled: ImageSet | None = None) -> tuple[SyntheticSet | None, bool]:
     """Run (or load) the augmentation's generator; returns the set and whether it was a cache hit."""
     if type(augmentation).synthesize is Augmentation.synthesize:
         return None, False
     cache = ArrayCache(namespace="synthetic")
-    key = synthesis_key(augmentation, train, seed)
+    key = synthesis_key(augmentation, train, seed, unlabelled)
     if use_cache and (hit := load_synthetic(cache, key)) is not None:
         return hit, True
-    synthetic = augmentation.synthesize(train, seed)
+    synthetic = augmentation.synthesize(train, seed, unlabelled)
     if synthetic is not None:
         save_synthetic(cache, key, synthetic)
     return synthetic, False

@@ -7,27 +7,8 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from benchmark.cli import main
+from tests.cli_helpers import run_cli, run_json, runs_in
 from tests.fixture_writers import write_isbi2015, write_payer_hand, write_segmentation_folder
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def run_json(capsys, tracking_uri, *args: str) -> dict:
-    code, out, err = run_cli(capsys, "run", "--profile", "smoke", "--no-progress", "--json",
-                             "--tracking-uri", tracking_uri, *args)
-    assert code == 0, err
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def runs_in(tracking_uri: str) -> list:
-    client = MlflowClient(tracking_uri)
-    experiments = client.search_experiments()
-    return client.search_runs([e.experiment_id for e in experiments]) if experiments else []
 
 
 def test_list_json_names_every_plugin(capsys):

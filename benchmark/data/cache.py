@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 
-
 def default_cache_dir() -> Path:
     """``$BENCHMARK_CACHE_DIR``, else ``~/.cache/synthaug-benchmark`` (read at call time)."""
     return Path(os.environ.get("BENCHMARK_CACHE_DIR") or Path.home() / ".cache" / "synthaug-benchmark")

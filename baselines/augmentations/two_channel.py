@@ -1,0 +1,279 @@
+"""Two-channel samples ``[image, label channel]`` for generators that learn images and labels jointly
+(VAE, GAN, DDPM-2ch): the settings they share, the shared ``synthesize`` (encode -> fit -> sample ->
+decode), and the reading of labels back from generated samples.
+
+Encoding (:func:`encode_two_channel`). Images and labels are resized from the task's working size
+(H, W) to the generator's size (h, w) (``image_size``; ``None``: the working size) (bilinear,
+anti-aliased, ``align_corners=False``: pixel centres map as ``x -> (x + 0.5) w / W - 0.5``). The label
+channel is, for landmark tasks, the heatmap of all landmarks
+(:func:`benchmark.labels.peaks.render_landmark_heatmap`, peak 1, std ``heatmap_sigma`` generator
+pixels) and, for segmentation tasks, the resized mask. Both channels are mapped from [0, 1] to [-1, 1]
+(``2 v - 1``).
+
+Decoding (:func:`decode_two_channel`). Channels are clipped to [-1, 1] and mapped back to [0, 1]; the
+image is resized back to (H, W). Landmarks are read from the label channel at (h, w) by
+:class:`~benchmark.labels.reader.HeatmapLabelReader` (peaks, MRF identities, shape model), fitted on the
+training landmarks mapped to (h, w), and mapped back with ``x -> (x + 0.5) W / w - 0.5``. Masks: the
+label channel is resized to (H, W) and thresholded at 0.5.
+
+Resolution matters for landmarks: two landmarks less than about two generator pixels apart merge into one
+peak and the sample is rejected for too few peaks (for the hand phantom about 29 % of *perfect*
+heatmaps at 128 px, 2 % at 256 px), so the default ``image_size`` is the working size.
+
+Quality. With ``quality_filter`` a sample is accepted only when the reader accepts it (landmarks) or
+the mask is not empty (segmentation). Without it, every sample whose labels can be read is accepted:
+extra peaks are tolerated (the MRF leaves them unused), the shape model's verdict is recorded in
+``reason`` but not enforced, and any mask is kept. Rejected samples stay in the set with placeholder
+labels (the training mean shape, an empty mask), never NaN; :func:`benchmark.synthetic.compose` trains
+on accepted samples only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
+from benchmark.data.imageset import ImageSet
+from benchmark.errors import ConfigError
+from benchmark.labels.peaks import render_landmark_heatmap
+from benchmark.labels.reader import HeatmapLabelReader
+from benchmark.labels.shape_model import ShapeModel
+from benchmark.synthetic import nearest_training_ssim
+from benchmark.training.device import pick_device
+
+
+@dataclass(frozen=True)
+class TwoChannelSettings:
+    """What every two-channel generator shares: composition (as
+    :class:`~benchmark.augmentation.CompositionSettings`), the generator grid ``image_size`` (``None``: the
+    working size), how many samples (``n_samples``, or ``samples_ratio`` times the training set size when it
+    is ``None``), the heatmap std, and the label reader (``peak_threshold`` relative to the heatmap maximum,
+    ``peak_noise_std`` pixels, ``extra_peak_tolerance`` peaks beyond K, ``shape_quantile`` the Hotelling
+    quantile above which a shape is implausible)."""
+
+    method: ClassVar[str] = "two-channel generator"
+
+    composition: Literal["real", "synthetic", "real+synthetic"] = "real+synthetic"
+    n_synthetic: int | None = None
+    synthetic_ratio: float = 1.0
+    image_size: tuple[int, int] | None = None
+    n_samples: int | None = None
+    samples_ratio: float = 1.0
+    heatmap_sigma: float = 1.0
+    quality_filter: bool = True
+    peak_threshold: float = 0.3
+    peak_noise_std: float = 1.0
+    extra_peak_tolerance: int = 0
+    shape_quantile: float = 0.999
+
+    def __post_init__(self) -> None:
+        what = self.method
+        if self.composition not in ("real", "synthetic", "real+synthetic"):
+            raise ConfigError(f"{what}: composition must be real, synthetic or real+synthetic, "
+                              f"got {self.composition!r}")
+        if self.image_size is not None:
+            size = tuple(int(v) for v in self.image_size)
+            if len(size) != 2 or min(size) < 8:
+                raise ConfigError(f"{what}: image_size must be [h, w] with both >= 8, or null, got {self.image_size}")
+            object.__setattr__(self, "image_size", size)
+            self.check_size(size)
+        if self.heatmap_sigma <= 0 or self.samples_ratio <= 0 or self.synthetic_ratio < 0:
+            raise ConfigError(f"{what}: heatmap_sigma and samples_ratio must be > 0, synthetic_ratio >= 0")
+        if self.n_samples is not None and self.n_samples < 1:
+            raise ConfigError(f"{what}: n_samples must be >= 1 or null, got {self.n_samples}")
+        if not 0 < self.peak_threshold < 1 or not 0 < self.shape_quantile < 1 or self.extra_peak_tolerance < 0:
+            raise ConfigError(f"{what}: peak_threshold and shape_quantile must be in (0, 1), "
+                              "extra_peak_tolerance >= 0")
+
+    def size_multiple(self, size: tuple[int, int]) -> int:
+        """Both sides of the generator grid must be multiples of this: ``2^stages(size)``."""
+        return 2 ** stages(size)
+
+    def check_size(self, size: tuple[int, int]) -> None:
+        multiple = self.size_multiple(size)
+        if any(v % multiple for v in size):
+            raise ConfigError(f"{self.method}: generator size {tuple(size)} must be divisible by {multiple}; "
+                              f"set augmentations.{self.method}.image_size")
+
+
+class TwoChannelGenerator(Augmentation):
+    """``synthesize`` for generators of two-channel samples: encode the training split, :meth:`fit` the
+    generator, :meth:`sample` ``n`` samples, decode their labels. Subclasses implement the two steps."""
+
+    settings: TwoChannelSettings
+
+    def __init__(self, settings: TwoChannelSettings):
+        self.settings = settings
+        self.composition = CompositionSettings(settings.composition, settings.n_synthetic, settings.synthetic_ratio)
+
+    def fit(self, data: torch.Tensor, seed: int, device: torch.device) -> dict[str, float]:
+        """Train on (N, 2, h, w) samples in [-1, 1] (on the CPU); return final-loss metrics."""
+        raise NotImplementedError
+
+    def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
+        """(n, 2, h, w) float32 samples in [-1, 1] from the fitted generator."""
+        raise NotImplementedError
+
+    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet:
+        s = self.settings
+        size = s.image_size or train.image_size
+        s.check_size(size)
+        device = pick_device("auto")
+        data = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))
+        started = time.perf_counter()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            losses = self.fit(data, seed, device)
+        train_seconds = time.perf_counter() - started
+        n = n_to_generate(s, len(train))
+        started = time.perf_counter()
+        samples = self.sample(n, seed, device)
+        sampling_seconds = time.perf_counter() - started
+        synthetic = decode_two_channel(samples, train, s, id_prefix=f"{self.name}-{seed}-")
+        synthetic.metrics.update({**losses, "generator_train_seconds": train_seconds,
+                                  "sampling_images_per_s": n / max(sampling_seconds, 1e-9)})
+        return synthetic
+
+
+def stages(size: tuple[int, int]) -> int:
+    """Number of 2x down/up-sampling stages of a generator at ``size``: the shorter side is halved until
+    it is below 8 pixels (e.g. 64 -> 4 stages, bottleneck 4 px)."""
+    levels, side = 0, min(size)
+    while side >= 8:
+        side //= 2
+        levels += 1
+    return levels
+
+
+def n_to_generate(settings: TwoChannelSettings, n_train: int) -> int:
+    """``n_samples`` if set, else ``round(samples_ratio * n_train)`` (at least 1)."""
+    if settings.n_samples is not None:
+        return int(settings.n_samples)
+    return max(1, round(settings.samples_ratio * n_train))
+
+
+def batch_indices(n: int, batch_size: int, steps: int, generator: torch.Generator):
+    """Yield ``steps`` index batches, walking through fresh random permutations of ``range(n)``."""
+    order, position = torch.randperm(n, generator=generator), 0
+    for _ in range(steps):
+        if position + batch_size > n:
+            order, position = torch.randperm(n, generator=generator), 0
+        yield order[position:position + min(batch_size, n)]
+        position += batch_size
+
+
+def resize(arrays: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize (N, H, W) float arrays to (N, h, w): bilinear, anti-aliased when shrinking, pixel-centre
+    convention of :mod:`benchmark.data.imageset`."""
+    arrays = np.asarray(arrays, dtype=np.float32)
+    if arrays.shape[1:] == tuple(size):
+        return arrays.copy()
+    resized = F.interpolate(torch.from_numpy(arrays)[:, None], size=tuple(size), mode="bilinear",
+                            align_corners=False, antialias=True)
+    return resized[:, 0].numpy()
+
+
+def rescale_points(points: np.ndarray, source: tuple[int, int], target: tuple[int, int]) -> np.ndarray:
+    """(..., 2) (x, y) pixels on a (H, W) grid ``source`` -> the same points on grid ``target``."""
+    scale = np.array([target[1] / source[1], target[0] / source[0]])
+    return (np.asarray(points, dtype=np.float64) + 0.5) * scale - 0.5
+
+
+def encode_two_channel(train: ImageSet, size: tuple[int, int], heatmap_sigma: float) -> np.ndarray:
+    """(N, 2, h, w) float32 samples in [-1, 1]: the resized image and its label channel."""
+    size = (int(size[0]), int(size[1]))
+    images = resize(train.images, size)
+    if train.landmarks is not None:
+        points = rescale_points(train.landmarks, train.image_size, size)
+        labels = np.stack([render_landmark_heatmap(p, size, heatmap_sigma) for p in points])
+    elif train.masks is not None:
+        labels = resize(train.masks.astype(np.float32), size)
+    else:
+        raise ValueError("a two-channel generator needs landmarks or masks in the training set")
+    samples = np.stack([images, labels], axis=1)
+    return (2 * np.clip(samples, 0, 1) - 1).astype(np.float32)
+
+
+def fit_reader(train: ImageSet, size: tuple[int, int], settings: TwoChannelSettings) -> HeatmapLabelReader:
+    """The label reader for heatmaps at the generator's size (h, w), fitted on the training landmarks.
+    Without ``quality_filter`` up to K extra peaks are tolerated."""
+    s = settings
+    extra = s.extra_peak_tolerance if s.quality_filter else max(s.extra_peak_tolerance, train.num_landmarks)
+    reader = HeatmapLabelReader(threshold=s.peak_threshold, extra_peak_tolerance=extra,
+                                peak_noise_std=s.peak_noise_std,
+                                shape_model=ShapeModel(quantile=s.shape_quantile, noise_std=s.peak_noise_std))
+    return reader.fit(rescale_points(train.landmarks, train.image_size, size), size)
+
+
+def _read_landmarks(labels: np.ndarray, train: ImageSet,
+                    settings: TwoChannelSettings) -> tuple[np.ndarray, dict[str, list]]:
+    size = labels.shape[1:]
+    reader = fit_reader(train, size, settings)
+    k = train.num_landmarks
+    placeholder = train.landmarks.astype(np.float64).mean(axis=0)
+    landmarks = np.repeat(placeholder[None], len(labels), axis=0)
+    quality: dict[str, list] = {"accepted": [], "reason": [], "n_peaks": [], "mahalanobis": []}
+    for i, label in enumerate(labels):
+        reading = reader.read(label)
+        readable = reading.landmarks is not None and bool(np.isfinite(reading.landmarks).all())
+        accepted = reading.accepted if settings.quality_filter else readable
+        if accepted:
+            landmarks[i] = rescale_points(reading.landmarks, size, train.image_size)
+        reason = reading.reason
+        extra = reading.n_peaks > k + settings.extra_peak_tolerance
+        if accepted and (extra or not reading.accepted):  # what the filter would have rejected
+            reason = f"unfiltered: {f'extra peaks ({reading.n_peaks} > {k})' if extra else reading.reason}"
+        quality["accepted"].append(bool(accepted))
+        quality["reason"].append(reason)
+        quality["n_peaks"].append(int(reading.n_peaks))
+        quality["mahalanobis"].append(float(reading.mahalanobis))
+    return landmarks.astype(np.float32), quality
+
+
+def _read_masks(labels: np.ndarray, train: ImageSet,
+                settings: TwoChannelSettings) -> tuple[np.ndarray, dict[str, list]]:
+    masks = (resize(labels, train.image_size) > 0.5).astype(np.uint8)
+    area = masks.reshape(len(masks), -1).mean(axis=1)
+    accepted = area > 0 if settings.quality_filter else np.ones(len(masks), bool)
+    reasons = [("empty mask" if settings.quality_filter else "unfiltered: empty mask") if a == 0 else "accepted"
+               for a in area]
+    return masks, {"accepted": accepted.tolist(), "reason": reasons, "mask_fraction": area.tolist()}
+
+
+def decode_two_channel(samples: np.ndarray, train: ImageSet, settings: TwoChannelSettings | None = None,
+                       id_prefix: str = "synthetic-") -> SyntheticSet:
+    """Generated (M, 2, h, w) samples in [-1, 1] -> a labelled :class:`SyntheticSet` at the training
+    set's working size, with quality columns ``accepted``, ``reason``, ``nearest_train_ssim`` (and
+    ``n_peaks``, ``mahalanobis`` for landmarks, NaN where the shape model did not run; ``mask_fraction``
+    for masks) and metrics ``acceptance_rate``, ``nearest_train_ssim_mean``, ``n_generated``. The reader
+    is configured by ``settings`` (defaults of :class:`TwoChannelSettings` when ``None``).
+    """
+    settings = settings if settings is not None else TwoChannelSettings()
+    samples = np.clip(np.nan_to_num(np.asarray(samples, dtype=np.float32)), -1, 1)
+    if samples.ndim != 4 or samples.shape[1] != 2:
+        raise ValueError(f"samples must be (M, 2, h, w), got {samples.shape}")
+    unit = (samples + 1) / 2
+    images = np.clip(resize(unit[:, 0], train.image_size), 0, 1)
+    landmarks = masks = None
+    if train.landmarks is not None:
+        landmarks, quality = _read_landmarks(unit[:, 1], train, settings)
+    else:
+        masks, quality = _read_masks(unit[:, 1], train, settings)
+    n = len(samples)
+    ssim = nearest_training_ssim(images, train.images) if n else np.zeros(0)
+    quality["nearest_train_ssim"] = [float(v) for v in ssim]
+    synthetic = ImageSet(
+        ids=[f"{id_prefix}{i:05d}" for i in range(n)], images=images,
+        spacing=np.repeat(np.median(train.spacing, axis=0)[None], n, axis=0),
+        original_size=np.repeat(train.original_size[:1], n, axis=0), landmarks=landmarks, masks=masks,
+        meta=dict(train.meta),
+    )
+    metrics = {"acceptance_rate": float(np.mean(quality["accepted"])) if n else 0.0,
+               "nearest_train_ssim_mean": float(ssim.mean()) if n else 0.0, "n_generated": float(n)}
+    return SyntheticSet(images=synthetic, quality=quality, metrics=metrics)

@@ -1,0 +1,139 @@
+"""Two-channel encoding/decoding and the ``vae`` / ``gan`` generators on tiny synthetic sets."""
+
+import numpy as np
+import pytest
+
+from baselines.augmentations.two_channel import TwoChannelSettings, decode_two_channel, encode_two_channel
+from benchmark.data.imageset import ImageSet
+from benchmark.errors import ConfigError
+from benchmark.labels.peaks import detect_peaks
+from benchmark.registry import AUGMENTATIONS
+
+SIZE = 32
+SHAPE = np.array([[8.0, 8.0], [23.0, 9.0], [16.0, 17.0], [9.0, 24.0], [22.0, 23.0]])
+
+
+def landmark_set(n: int = 24, seed: int = 0) -> ImageSet:
+    """Bright dots at jittered landmark positions on a dark, slightly noisy background."""
+    rng = np.random.default_rng(seed)
+    landmarks = SHAPE[None] + rng.normal(0, 0.8, (n, len(SHAPE), 2)) + rng.normal(0, 1.0, (n, 1, 2))
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    images = 0.1 + 0.02 * rng.random((n, SIZE, SIZE))
+    for i in range(n):
+        for x, y in landmarks[i]:
+            images[i] = np.maximum(images[i], np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 2.0))
+    return ImageSet(ids=[f"r{i}" for i in range(n)], images=images, spacing=np.full((n, 2), 0.5),
+                    original_size=np.full((n, 2), 64), landmarks=landmarks)
+
+
+def mask_set(n: int = 8, seed: int = 0) -> ImageSet:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    centres = 16 + rng.uniform(-4, 4, (n, 2))
+    masks = np.stack([((xx - cx) ** 2 + (yy - cy) ** 2 < 49).astype(np.uint8) for cx, cy in centres])
+    return ImageSet(ids=[f"m{i}" for i in range(n)], images=0.2 + 0.6 * masks, spacing=np.full((n, 2), 1.0),
+                    original_size=np.full((n, 2), SIZE), masks=masks)
+
+
+def add_blob(samples: np.ndarray, x: float, y: float) -> np.ndarray:
+    """Put an extra landmark-like blob into the label channel of every sample."""
+    yy, xx = np.mgrid[:samples.shape[2], :samples.shape[3]]
+    blob = np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 2.0)
+    out = samples.copy()
+    out[:, 1] = 2 * np.maximum((samples[:, 1] + 1) / 2, blob) - 1
+    return out
+
+
+@pytest.mark.parametrize("name", ["vae", "gan"])
+def test_factories_reject_bad_settings(name):
+    with pytest.raises(ConfigError, match="unknown"):
+        AUGMENTATIONS.create(name, not_a_setting=1)
+    with pytest.raises(ConfigError, match="divisible"):
+        AUGMENTATIONS.create(name, image_size=[36, 30])
+    augmentation = AUGMENTATIONS.create(name, composition="synthetic", n_synthetic=5)
+    assert augmentation.composition.composition == "synthetic" and augmentation.composition.n_synthetic == 5
+
+
+def test_round_trip_recovers_landmarks():
+    train = landmark_set()
+    samples = encode_two_channel(train, (SIZE, SIZE), heatmap_sigma=1.0)
+    assert samples.shape == (len(train), 2, SIZE, SIZE) and samples.min() >= -1 and samples.max() <= 1
+    synthetic = decode_two_channel(samples, train)
+    assert all(synthetic.quality["accepted"]), synthetic.quality["reason"]
+    # a log-parabola through three samples of a Gaussian finds its centre exactly
+    assert np.abs(synthetic.images.landmarks - train.landmarks).max() < 0.05
+    assert np.abs(synthetic.images.images - train.images).max() < 1e-5
+    assert synthetic.metrics["acceptance_rate"] == 1.0
+    assert np.allclose(synthetic.quality["nearest_train_ssim"], 1.0, atol=1e-4)
+    assert synthetic.quality["n_peaks"] == [len(SHAPE)] * len(train)
+
+
+def test_round_trip_at_half_size_maps_coordinates_back():
+    train = landmark_set()
+    samples = encode_two_channel(train, (16, 16), heatmap_sigma=0.7)
+    peaks, _ = detect_peaks((samples[0, 1] + 1) / 2, 10, threshold=0.3)
+    expected = (train.landmarks[0] + 0.5) * 16 / SIZE - 0.5
+    assert len(peaks) == len(SHAPE)
+    assert np.linalg.norm(peaks[:, None] - expected[None], axis=-1).min(axis=0).max() < 0.05
+    synthetic = decode_two_channel(samples, train)
+    accepted = np.asarray(synthetic.quality["accepted"])
+    assert accepted.mean() > 0.8, synthetic.quality["reason"]
+    assert np.abs(synthetic.images.landmarks[accepted] - train.landmarks[accepted]).max() < 0.05
+    assert synthetic.images.image_size == (SIZE, SIZE)
+    assert (synthetic.images.spacing == 0.5).all() and (synthetic.images.original_size == 64).all()
+
+
+def test_extra_blob_is_rejected_only_with_the_quality_filter():
+    train = landmark_set()
+    samples = add_blob(encode_two_channel(train, (SIZE, SIZE), heatmap_sigma=1.0)[:4], x=28.0, y=16.0)
+    filtered = decode_two_channel(samples, train, TwoChannelSettings(quality_filter=True))
+    assert not any(filtered.quality["accepted"])
+    assert all("peaks" in reason for reason in filtered.quality["reason"])
+    mean_shape = train.landmarks.mean(axis=0)
+    assert np.allclose(filtered.images.landmarks, mean_shape[None], atol=1e-4)
+    unfiltered = decode_two_channel(samples, train, TwoChannelSettings(quality_filter=False))
+    assert all(unfiltered.quality["accepted"]), unfiltered.quality["reason"]
+    assert np.abs(unfiltered.images.landmarks - train.landmarks[:4]).max() < 1.0
+
+
+def test_segmentation_masks_are_binary_and_empty_ones_rejected():
+    train = mask_set()
+    samples = encode_two_channel(train, (16, 16), heatmap_sigma=1.0)
+    samples[-1, 1] = -1.0
+    synthetic = decode_two_channel(samples, train)
+    masks = synthetic.images.masks
+    assert masks.dtype == np.uint8 and set(np.unique(masks)) <= {0, 1}
+    iou = (masks[:-1] & train.masks[:-1]).sum((1, 2)) / (masks[:-1] | train.masks[:-1]).sum((1, 2))
+    assert iou.min() > 0.85
+    assert synthetic.quality["accepted"] == [True] * (len(train) - 1) + [False]
+    assert "empty" in synthetic.quality["reason"][-1] and not masks[-1].any()
+
+
+TINY = {"image_size": [16, 16], "channels": 4, "train_steps": 4, "batch_size": 8, "n_samples": 6}
+
+
+@pytest.mark.parametrize("name,extra", [("vae", {"latent_dim": 8}), ("gan", {"z_dim": 8})])
+def test_generators_end_to_end_and_repeatable(name, extra):
+    train = landmark_set()
+    augmentation = AUGMENTATIONS.create(name, **TINY, **extra)
+    first, again, other = (augmentation.synthesize(train, seed) for seed in (0, 0, 1))
+    assert len(first.images) == 6 and first.images.image_size == (SIZE, SIZE)
+    lengths = {len(column) for column in first.quality.values()}
+    assert lengths == {6}
+    assert set(first.quality) >= {"accepted", "reason", "nearest_train_ssim", "n_peaks", "mahalanobis"}
+    ssim = np.asarray(first.quality["nearest_train_ssim"])
+    for array in (first.images.images, first.images.landmarks, ssim):
+        assert np.isfinite(array).all()
+    assert {"acceptance_rate", "nearest_train_ssim_mean", "n_generated", "generator_train_seconds",
+            "sampling_images_per_s"} <= set(first.metrics)
+    assert np.array_equal(first.images.images, again.images.images)
+    assert np.array_equal(first.images.landmarks, again.images.landmarks)
+    assert first.quality == again.quality
+    assert not np.array_equal(first.images.images, other.images.images)
+
+
+def test_gan_on_masks():
+    train = mask_set()
+    synthetic = AUGMENTATIONS.create("gan", **TINY, z_dim=8).synthesize(train, 0)
+    assert synthetic.images.masks.shape == (6, SIZE, SIZE) and synthetic.images.landmarks is None
+    assert len(synthetic.quality["accepted"]) == 6 and "n_peaks" not in synthetic.quality
