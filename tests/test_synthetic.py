@@ -23,7 +23,7 @@ class MirrorGenerator(Augmentation):
         self.composition = composition
         self.calls = 0
 
-    def synthesize(self, train: ImageSet, seed: int) -> SyntheticSet:
+    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet:
         self.calls += 1
         landmarks = train.landmarks.copy()
         landmarks[..., 0] = 15 - landmarks[..., 0]
