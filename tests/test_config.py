@@ -1,7 +1,8 @@
 import pytest
 
-from benchmark.config import flatten, resolve_config
+from benchmark.config import flatten, load_profile, profile_names, resolve_config
 from benchmark.errors import ConfigError
+from benchmark.registry import AUGMENTATIONS, DETECTORS
 
 
 def test_profile_is_resolved_for_the_chosen_task_and_methods():
@@ -35,3 +36,13 @@ def test_unknown_profile_lists_the_valid_ones():
 def test_bad_image_size_is_refused():
     with pytest.raises(ConfigError, match="image_size"):
         resolve_config("smoke", "hand", "none", "heatmap", {"data.image_size": [8, 8]})
+
+
+@pytest.mark.parametrize("profile", profile_names())
+def test_every_method_block_of_every_profile_builds(profile):
+    """A typo in a profile's method settings fails here, not hours into a paper-profile run."""
+    blocks = load_profile(profile)
+    for kind, registry in (("augmentations", AUGMENTATIONS), ("detectors", DETECTORS)):
+        assert set(blocks[kind]) == set(registry.names()), (profile, kind)
+        for name, params in blocks[kind].items():
+            registry.create(name, **(params or {}))
