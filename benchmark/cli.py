@@ -120,6 +120,7 @@ def command_run(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("benchmark").setLevel(logging.INFO)  # the suite's own progress lines, not libraries'
     args = build_parser().parse_args(argv)
     try:
         {"list": command_list, "run": command_run}[args.command](args)

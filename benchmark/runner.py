@@ -101,9 +101,14 @@ def run_experiment(
         training, n_synthetic = data.train, 0
         if synthetic is not None:
             training, n_synthetic = compose(data.train, synthetic, augmentation.composition, np.random.default_rng(seed))
-            mlflow.log_metrics({**synthetic.metrics, "generator_seconds": time.perf_counter() - started,
+            generator_seconds = time.perf_counter() - started
+            mlflow.log_metrics({**synthetic.metrics, "generator_seconds": generator_seconds,
                                 "generator_cache_hit": float(cache_hit), "n_synthetic_used": n_synthetic,
                                 "n_train_total": len(training)})
+            log.info("%s: %s %d synthetic samples in %.1f s, acceptance %.0f %%, training on %d real + %d synthetic",
+                     aug_name, "loaded cached" if cache_hit else "generated", len(synthetic.images),
+                     generator_seconds, 100 * synthetic.metrics.get("acceptance_rate", 1.0), len(data.train),
+                     n_synthetic)
         seed_everything(seed, torch_device)
         checkpoint_dir = Path("mlruns") / "checkpoints" / run.info.run_id
         context = FitContext(

@@ -1,6 +1,7 @@
 """Every generator end to end through the CLI (smoke profile): quality evidence in MLflow, and the cache."""
 
 import io
+import logging
 
 import mlflow
 import pandas as pd
@@ -41,10 +42,13 @@ def test_generator_run_logs_quality_evidence(capsys, tracking_uri, task, metric,
     assert quality["accepted"].mean() == pytest.approx(logged["acceptance_rate"])
 
 
-def test_second_run_hits_the_cache_and_no_cache_regenerates(capsys, tracking_uri):
+def test_second_run_hits_the_cache_and_no_cache_regenerates(capsys, caplog, tracking_uri):
     args = ("--task", "hand", "--aug", "vae", "--seed", "5")
     first = MlflowClient(tracking_uri).get_run(run_json(capsys, tracking_uri, *args)["run_id"]).data.metrics
-    second = MlflowClient(tracking_uri).get_run(run_json(capsys, tracking_uri, *args)["run_id"]).data.metrics
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="benchmark"):
+        second = MlflowClient(tracking_uri).get_run(run_json(capsys, tracking_uri, *args)["run_id"]).data.metrics
+    assert "vae: loaded cached 8 synthetic samples" in caplog.text
     forced = MlflowClient(tracking_uri).get_run(
         run_json(capsys, tracking_uri, *args, "--no-cache")["run_id"]).data.metrics
     assert (first["generator_cache_hit"], second["generator_cache_hit"], forced["generator_cache_hit"]) == (0, 1, 0)
