@@ -55,3 +55,8 @@ class Detector(ABC):
     @abstractmethod
     def predict(self, images: ImageSet) -> Prediction:
         """Predict landmarks or masks for every image, at the working size."""
+
+    def prediction_variants(self) -> dict[str, Callable[[ImageSet], Prediction]]:
+        """Further ways to predict with the same trained model, reported beside :meth:`predict` (another
+        inference mode, say), by name; the runner logs each one's metrics as ``<name>.<metric>``."""
+        return {}

@@ -49,7 +49,20 @@ def _evaluate_landmarks(test: ImageSet, prediction: Prediction, protocol: Protoc
     for key, values in prediction.extras.items():
         if values.shape == errors.shape:
             table[key] = values.ravel()
+    if "uncertainty_mm" in prediction.extras:
+        metrics.update(uncertainty_summary(prediction.extras["uncertainty_mm"], errors))
     return Evaluation(metrics, per_landmark, table)
+
+
+def uncertainty_summary(uncertainty_mm: np.ndarray, errors_mm: np.ndarray) -> dict[str, float]:
+    """How well a detector's own spread (N, K) ranks its errors (N, K): the mean spread and Spearman's rho
+    between spread and error over all landmark instances (NaN when either is constant)."""
+    from scipy.stats import spearmanr
+
+    spread, error = uncertainty_mm.ravel(), errors_mm.ravel()
+    constant = np.ptp(spread) == 0 or np.ptp(error) == 0
+    rho = float("nan") if constant else float(spearmanr(spread, error).statistic)
+    return {"uncertainty_mm_mean": float(spread.mean()), "uncertainty_error_spearman": rho}
 
 
 def _evaluate_segmentation(test: ImageSet, prediction: Prediction) -> Evaluation:

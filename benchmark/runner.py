@@ -67,6 +67,19 @@ def load_task_data(config: dict[str, Any]) -> TaskData:
                      val_fraction=float(config["val_fraction"]), seed=int(config["seed"]))
 
 
+def variant_metrics(detector, data: TaskData) -> dict[str, float]:
+    """Metrics and inference speed of the detector's :meth:`~benchmark.detector.Detector.prediction_variants`
+    on the test split, each named ``<variant>.<metric>``."""
+    metrics: dict[str, float] = {}
+    for name, predict in detector.prediction_variants().items():
+        started = time.perf_counter()
+        prediction = predict(data.test)
+        metrics[f"{name}.inference_images_per_s"] = len(data.test) / max(time.perf_counter() - started, 1e-9)
+        scored = evaluate(data.test, prediction, data.protocol, data.landmark_names).metrics
+        metrics.update({f"{name}.{key}": value for key, value in scored.items()})
+    return metrics
+
+
 def run_experiment(
     config: dict[str, Any], *, progress: bool = True, device: str = "auto", use_cache: bool = True
 ) -> RunResult:
@@ -125,6 +138,7 @@ def run_experiment(
         result = evaluate(data.test, prediction, data.protocol, data.landmark_names)
         metrics = {**result.metrics, **augmentation.metrics()}
         timing = {"train_seconds": train_seconds, "inference_images_per_s": len(data.test) / max(inference_seconds, 1e-9)}
+        metrics.update(variant_metrics(detector, data))
         if history is not None and history.epoch_metrics:
             timing.update(best_epoch=history.best_epoch, epochs_run=len(history.epoch_metrics))
         mlflow.log_metrics({**metrics, **timing})
