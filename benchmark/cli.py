@@ -2,6 +2,8 @@
 
     benchmark list [--json]
     benchmark run --task hand --aug classic [--detector heatmap] [--profile default] [overrides] [--json]
+    benchmark ablate baselines/ablations/latent_blend_topk.yaml
+    benchmark leaderboard --task hand
 
 Errors a user can fix print one line (``error: <file>: <problem>``) and exit with status 2; Ctrl-C
 exits with 130. Heavy libraries (torch, MLflow) are imported inside the commands.
@@ -63,6 +65,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true", help="regenerate the synthetic set even if it is cached")
     run.add_argument("--json", action="store_true", help="end with one JSON line: run_id, task, ..., metrics")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    ablate = commands.add_parser("ablate", help="run an ablation grid (spec file) x seeds and render its table")
+    ablate.add_argument("spec", help="ablation spec (YAML), e.g. baselines/ablations/latent_blend_topk.yaml")
+    ablate.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlruns/mlflow.db)")
+    ablate.add_argument("--out", default="leaderboards/ablations", help="folder for the table (default: %(default)s)")
+    ablate.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    ablate.add_argument("--set", dest="overrides", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key in every cell (must not change the method, e.g. train.num_threads)")
+    ablate.add_argument("--dry-run", action="store_true", help="list the cells and whether each is done; run nothing")
+    ablate.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    board = commands.add_parser("leaderboard", help="tables and figures of one task from the tracked runs")
+    board.add_argument("--task", required=True, help="task name")
+    board.add_argument("--profile", default="default", help="profile whose runs are ranked (default: default)")
+    board.add_argument("--baseline", default="none", help="augmentation tested against (default: none)")
+    board.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlruns/mlflow.db)")
+    board.add_argument("--experiment", help="only runs of this MLflow experiment (default: all)")
+    board.add_argument("--out", default="leaderboards", help="output folder (default: %(default)s)")
+    board.add_argument("--no-figures", action="store_true", help="tables only")
     return parser
 
 
@@ -118,12 +139,50 @@ def command_run(args: argparse.Namespace) -> None:
         print(json.dumps(result.as_json()))
 
 
+def command_leaderboard(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from benchmark.leaderboard.build import build_leaderboard
+    from benchmark.registry import TASKS
+    from benchmark.tracking import default_tracking_uri
+
+    TASKS.entry(args.task)
+    board = build_leaderboard(args.tracking_uri or default_tracking_uri(), args.task, Path(args.out), args.profile,
+                              args.baseline, args.experiment, with_figures=not args.no_figures)
+    print(board.paths[0].read_text())
+    for path in board.paths:
+        print(f"wrote {path}", file=sys.stderr)
+
+
+def command_ablate(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from benchmark.ablation import load_spec, run_ablation
+    from benchmark.config import parse_value
+    from benchmark.tracking import default_tracking_uri
+
+    spec = load_spec(Path(args.spec))
+    overrides = {key: parse_value(value) for key, value in args.overrides}
+    outcome = run_ablation(spec, args.tracking_uri or default_tracking_uri(), Path(args.out), overrides=overrides,
+                           dry_run=args.dry_run, device=args.device, progress=not args.no_progress)
+    if outcome.table_path is not None:
+        print(outcome.table_path.read_text())
+    if outcome.failed:
+        raise AblationFailed(f"{args.spec}: {len(outcome.failed)} run(s) failed: " + "; ".join(outcome.failed))
+
+
+class AblationFailed(BenchmarkError):
+    """Some cells of an ablation failed; the others were run and tracked."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("benchmark").setLevel(logging.INFO)  # the suite's own progress lines, not libraries'
     args = build_parser().parse_args(argv)
     try:
-        {"list": command_list, "run": command_run}[args.command](args)
+        commands = {"list": command_list, "run": command_run, "ablate": command_ablate,
+                    "leaderboard": command_leaderboard}
+        commands[args.command](args)
     except BenchmarkError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

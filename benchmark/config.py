@@ -91,6 +91,24 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+# What a run varies over without changing the method or the protocol: repetitions (seed, fold), the
+# training-set size (a leaderboard axis of its own), where it is logged, and how many threads it used.
+REPETITION_KEYS = ("seed", "fold", "train_size", "tracking", "train.num_threads")
+
+
+def variant_digest(config: dict[str, Any]) -> str:
+    """A short digest of everything in a resolved config that defines the method variant and the protocol:
+    the flattened config without :data:`REPETITION_KEYS`. Runs with equal digests differ only by seed,
+    fold and training-set size, so a leaderboard may aggregate them; a profile's default settings for an
+    (aug, detector) pair have one digest, which tells its runs from ablations and sweep trials."""
+    from benchmark.data.cache import cache_key
+
+    flat = flatten(config)
+    kept = {k: v for k, v in flat.items()
+            if not any(k == r or k.startswith(f"{r}.") for r in REPETITION_KEYS)}
+    return cache_key(kept)[:12]
+
+
 def build(cls, params: dict[str, Any], what: str):
     """Instantiate a settings dataclass, turning unknown keys into a ConfigError that lists valid ones."""
     valid = {f.name for f in fields(cls)}

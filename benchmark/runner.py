@@ -12,7 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ import torch
 import yaml
 
 from benchmark import tracking
-from benchmark.config import build, flatten
+from benchmark.config import build, flatten, variant_digest
 from benchmark.data.settings import DataSettings
 from benchmark.detector import FitContext
 from benchmark.errors import ConfigError
@@ -52,6 +52,20 @@ class RunResult:
                 "profile": self.profile, "seed": self.seed, "metrics": self.metrics}
 
 
+@dataclass
+class RunHooks:
+    """How a caller (a sweep, an ablation) embeds a run: as a child of ``parent_run_id``, with extra
+    ``tags``, an extra per-epoch callback ``on_epoch(epoch, metrics)`` (Optuna pruning raises from it;
+    ``stop_exceptions`` then end the run KILLED rather than FAILED), and ``evaluate_test=False`` to stop
+    after training and validation (a sweep's objective must never see the test split)."""
+
+    parent_run_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None
+    stop_exceptions: tuple[type[BaseException], ...] = ()
+    evaluate_test: bool = True
+
+
 def data_settings(config: dict[str, Any]) -> DataSettings:
     data = dict(config["data"])
     root = data.pop("data_root", None)
@@ -65,6 +79,16 @@ def load_task_data(config: dict[str, Any]) -> TaskData:
         raise ConfigError(f"val_fraction must be in (0, 1), got {config['val_fraction']!r}")
     return task.load(data_settings(config), fold=int(config["fold"]), train_size=config["train_size"],
                      val_fraction=float(config["val_fraction"]), seed=int(config["seed"]))
+
+
+def validation_summary(history, train_seconds: float) -> dict[str, float]:
+    """A sweep trial's result: the best validation score (lower is better, see
+    :mod:`benchmark.validation`) and that epoch's ``val_*`` metrics."""
+    if history is None or not history.epoch_metrics:
+        raise ConfigError("this detector does not train with a validation score, so it cannot be swept")
+    best = history.epoch_metrics[history.best_epoch]
+    return {"best_val_score": history.best_score, "best_epoch": history.best_epoch, "train_seconds": train_seconds,
+            **{k: v for k, v in best.items() if k.startswith("val_")}}
 
 
 def variant_metrics(detector, data: TaskData) -> dict[str, float]:
@@ -81,9 +105,14 @@ def variant_metrics(detector, data: TaskData) -> dict[str, float]:
 
 
 def run_experiment(
-    config: dict[str, Any], *, progress: bool = True, device: str = "auto", use_cache: bool = True
+    config: dict[str, Any], *, progress: bool = True, device: str = "auto", use_cache: bool = True,
+    hooks: RunHooks | None = None,
 ) -> RunResult:
+    """Run one experiment and log it as one MLflow run. With ``hooks.evaluate_test=False`` the result's
+    metrics are the validation ones (``best_val_score`` and the best epoch's ``val_*``)."""
     import mlflow
+
+    hooks = hooks or RunHooks()
 
     task_name, aug_name, detector_name = config["task"], config["aug"], config["detector"]
     detector = DETECTORS.create(detector_name, **config["detectors"][detector_name])
@@ -103,8 +132,11 @@ def run_experiment(
         "task": task_name, "aug": aug_name, "detector": detector_name, "profile": config["profile"],
         "seed": str(seed), "fold": data.fold_name, "data_source": data.source,
         "data_digest": data.train.digest(), "test_digest": data.test.digest(), "git_commit": tracking.git_commit(),
+        "variant": variant_digest(config), "train_size": "all" if config["train_size"] is None else str(config["train_size"]),
+        **hooks.tags,
     }
-    with tracking.tracked_run(experiment_id, f"{task_name}/{aug_name}/{detector_name}/seed{seed}", tags) as run:
+    with tracking.tracked_run(experiment_id, f"{task_name}/{aug_name}/{detector_name}/seed{seed}", tags,
+                              parent_run_id=hooks.parent_run_id, stop_exceptions=hooks.stop_exceptions) as run:
         mlflow.log_params(tracking.loggable_params({**flatten(config), **data.protocol.as_params()}))
         mlflow.log_params({"data.n_train": len(data.train), "data.n_val": len(data.val), "data.n_test": len(data.test),
                            **{f"data.skipped.{k}": v for k, v in data.skipped.items()}})
@@ -124,14 +156,24 @@ def run_experiment(
                      n_synthetic)
         seed_everything(seed, torch_device)
         checkpoint_dir = Path("mlruns") / "checkpoints" / run.info.run_id
+
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            mlflow.log_metrics(metrics, step=epoch)
+            if hooks.on_epoch is not None:
+                hooks.on_epoch(epoch, metrics)
+
         context = FitContext(
             settings=settings, augmentation=augmentation, protocol=data.protocol, seed=seed, device=torch_device,
-            checkpoint_dir=checkpoint_dir, progress=progress,
-            on_epoch=lambda epoch, metrics: mlflow.log_metrics(metrics, step=epoch),
+            checkpoint_dir=checkpoint_dir, progress=progress, on_epoch=on_epoch,
         )
         started = time.perf_counter()
         history = detector.fit(training, data.val, context)
         train_seconds = time.perf_counter() - started
+        if not hooks.evaluate_test:
+            metrics = validation_summary(history, train_seconds)
+            mlflow.log_metrics(metrics)
+            return RunResult(run.info.run_id, task_name, aug_name, detector_name, config["profile"], seed,
+                             metrics=metrics, artifacts_uri=run.info.artifact_uri)
         started = time.perf_counter()
         prediction = detector.predict(data.test)
         inference_seconds = time.perf_counter() - started

@@ -67,16 +67,22 @@ def loggable_params(flat: dict[str, Any]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str], run_id: str | None = None) -> Iterator[Any]:
-    """Start (or, with ``run_id``, reopen) a run and end it FINISHED, FAILED or KILLED, never RUNNING."""
+def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str], run_id: str | None = None,
+                parent_run_id: str | None = None,
+                stop_exceptions: tuple[type[BaseException], ...] = ()) -> Iterator[Any]:
+    """Start (or, with ``run_id``, reopen) a run, as a child of ``parent_run_id`` if given, and end it
+    FINISHED, FAILED or KILLED, never RUNNING. Ctrl-C and ``stop_exceptions`` (a pruned sweep trial)
+    end it KILLED, any other exception FAILED; the reason goes to the ``error`` tag."""
     import mlflow
 
     run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id,
-                           run_name=None if run_id else run_name, tags=tags)
+                           run_name=None if run_id else run_name, tags=tags, parent_run_id=parent_run_id,
+                           nested=parent_run_id is not None)
     try:
         yield run
-    except KeyboardInterrupt:
-        mlflow.set_tag("error", "interrupted (KeyboardInterrupt)")
+    except (KeyboardInterrupt, *stop_exceptions) as error:
+        reason = "interrupted (KeyboardInterrupt)" if isinstance(error, KeyboardInterrupt) else f"stopped: {error}"
+        mlflow.set_tag("error", reason[:5000])
         mlflow.end_run("KILLED")
         raise
     except BaseException as error:

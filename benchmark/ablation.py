@@ -1,0 +1,254 @@
+"""``benchmark ablate SPEC``: a grid of factors x seeds, run once, tracked, and rendered as one table.
+
+A spec (YAML, kept in ``baselines/ablations/``) names a task, the default aug / detector / profile, the
+seeds, and ``factors``: config keys with their levels, crossed in the order given. A key is ``aug``,
+``detector``, ``train_size`` or any dotted config key (``augmentations.latent-blend.top_k``).
+``fixed`` overrides apply to every grid cell; ``extra_cells`` are further cells given whole (a
+baseline row such as ``{aug: none}``), not crossed with the factors. ``metrics`` picks the table's
+columns (default: the task kind's headline metrics)::
+
+    name: latent_blend_topk
+    task: canal
+    aug: latent-blend
+    detector: segformer
+    seeds: [0, 1, 2]
+    factors:
+      augmentations.latent-blend.top_k: [5, 10, 20, 50]
+      augmentations.latent-blend.composition: [synthetic, real+synthetic]
+    extra_cells: [{aug: none}]
+
+**Skipping what is done.** A (cell, seed) is done when the tracking store already holds a FINISHED run
+of the task with the same method variant (:func:`benchmark.config.variant_digest` of the cell's resolved
+config), training-set size, seed and fold, whoever ran it; so an interrupted ablation resumes where it
+stopped, and a cell that equals a leaderboard run is not trained twice. Every cell is resolved and its
+methods built before the first run, so a bad spec fails at once. A failing run is recorded (FAILED in
+MLflow) and the grid goes on.
+
+**Table.** One row per cell, shaped like Lim et al. (2024) Table 1: the factor levels (a
+``composition`` factor as Real / Synthetic check marks) and ``mean ± SD`` over the cell's seeds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from benchmark.errors import BenchmarkError, ConfigError
+
+log = logging.getLogger(__name__)
+TOP_LEVEL = ("aug", "detector", "train_size")
+HEADLINE = {"landmarks": ["mre_mm", "sdr_2mm", "sdr_4mm"], "segmentation": ["precision", "recall", "dice"]}
+LABELS = {"mre_mm": "MRE (mm)", "dice": "DSC", "precision": "Precision", "recall": "Recall", "hd95_mm": "HD95 (mm)"}
+
+
+def metric_label(metric: str) -> str:
+    """A column title: ``sdr_2.5mm`` -> ``SDR 2.5 mm (%)``, known names as in the papers, others as they are."""
+    if metric.startswith("sdr_") and metric.endswith("mm"):
+        return f"SDR {metric[4:-2]} mm (%)"
+    return LABELS.get(metric, metric)
+
+
+@dataclass(frozen=True)
+class AblationSpec:
+    name: str
+    task: str
+    factors: dict[str, list]
+    aug: str = "none"
+    detector: str = "heatmap"
+    profile: str = "default"
+    seeds: tuple[int, ...] = (0, 1, 2)
+    fixed: dict[str, Any] = field(default_factory=dict)
+    extra_cells: tuple[dict[str, Any], ...] = ()
+    metrics: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Cell:
+    levels: dict[str, Any]
+    config: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return json.dumps(self.levels, sort_keys=True, default=str)
+
+
+@dataclass
+class AblationOutcome:
+    cells: list[Cell]
+    ran: int = 0
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)
+    table_path: Path | None = None
+
+
+def load_spec(path: Path) -> AblationSpec:
+    from dataclasses import fields
+
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the ablation spec ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: an ablation spec is a mapping with name, task and factors")
+    valid = {f.name for f in fields(AblationSpec)}
+    unknown = sorted(set(raw) - valid)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}. Valid: {', '.join(sorted(valid))}")
+    missing = [k for k in ("name", "task", "factors") if k not in raw]
+    if missing:
+        raise ConfigError(f"{path}: missing {', '.join(missing)}")
+    factors = raw["factors"]
+    if not isinstance(factors, dict) or not factors or not all(isinstance(v, list) and v for v in factors.values()):
+        raise ConfigError(f"{path}: factors must map config keys to non-empty lists of levels")
+    seeds = raw.get("seeds", [0, 1, 2])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+        raise ConfigError(f"{path}: seeds must be a non-empty list of integers")
+    extra = raw.get("extra_cells", [])
+    if not isinstance(extra, list) or not all(isinstance(c, dict) for c in extra):
+        raise ConfigError(f"{path}: extra_cells must be a list of mappings")
+    return AblationSpec(**{**raw, "seeds": tuple(seeds), "extra_cells": tuple(extra),
+                           "metrics": tuple(raw.get("metrics") or ())})
+
+
+def resolve_cell(spec: AblationSpec, levels: dict[str, Any], seed: int, overrides: dict[str, Any]) -> dict[str, Any]:
+    from benchmark.config import resolve_config
+
+    top = {k: levels[k] for k in TOP_LEVEL if k in levels}
+    dotted = {k: v for k, v in levels.items() if k not in TOP_LEVEL}
+    settings = {**spec.fixed, **dotted, **overrides, "seed": seed}
+    if "train_size" in top:
+        settings["train_size"] = top["train_size"]
+    return resolve_config(spec.profile, spec.task, top.get("aug", spec.aug), top.get("detector", spec.detector),
+                          settings)
+
+
+def expand(spec: AblationSpec, overrides: dict[str, Any] | None = None) -> list[tuple[Cell, int]]:
+    """Every (cell, seed) of the spec, resolved and with its methods built once (so bad levels fail now)."""
+    from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
+
+    TASKS.entry(spec.task)
+    grid = [dict(zip(spec.factors, values)) for values in itertools.product(*spec.factors.values())]
+    planned = []
+    for levels in [*spec.extra_cells, *grid]:
+        for seed in spec.seeds:
+            try:
+                config = resolve_cell(spec, levels, seed, overrides or {})
+                AUGMENTATIONS.create(config["aug"], **config["augmentations"][config["aug"]])
+                DETECTORS.create(config["detector"], **config["detectors"][config["detector"]])
+            except ConfigError as error:
+                raise ConfigError(f"ablation {spec.name}, cell {json.dumps(levels, default=str)}: {error}") from None
+            planned.append((Cell(dict(levels), config), seed))
+    return planned
+
+
+def run_key(variant: str, train_size: Any, seed: Any, fold: Any) -> tuple[str, str, str, str]:
+    return (str(variant), "all" if train_size in (None, "None", "all") else str(train_size), str(seed), str(fold))
+
+
+def config_key(config: dict[str, Any]) -> tuple[str, str, str, str]:
+    from benchmark.config import variant_digest
+
+    return run_key(variant_digest(config), config["train_size"], config["seed"], config["fold"])
+
+
+def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path, overrides: dict[str, Any] | None = None,
+                 dry_run: bool = False, device: str = "auto", progress: bool = True) -> AblationOutcome:
+    from benchmark.leaderboard.collect import search_finished_runs
+    from benchmark.runner import RunHooks, run_experiment
+
+    planned = expand(spec, overrides)
+    done_runs = search_finished_runs(tracking_uri, f"tags.task = '{spec.task}'")
+    done = {run_key(*row) for row in zip(done_runs["variant"], done_runs["train_size"], done_runs["seed"],
+                                         done_runs["param.fold"])}
+    outcome = AblationOutcome(cells=[cell for cell, _ in planned])
+    for index, (cell, seed) in enumerate(planned, 1):
+        status = "done" if config_key(cell.config) in done else "to run"
+        log.info("ablation %s [%d/%d] %s seed %d: %s", spec.name, index, len(planned), cell.label, seed, status)
+        if status == "done":
+            outcome.skipped += 1
+            continue
+        if dry_run:
+            continue
+        try:
+            run_experiment({**cell.config, "tracking": {"uri": tracking_uri, "experiment": None}}, progress=progress,
+                           device=device, hooks=RunHooks(tags={"ablation": spec.name, "cell": cell.label}))
+            outcome.ran += 1
+        except (BenchmarkError, RuntimeError, ValueError, FloatingPointError, MemoryError) as error:
+            message = f"{cell.label} seed {seed}: {type(error).__name__}: {error}"
+            outcome.failed.append(message)
+            log.error("ablation %s: %s", spec.name, message)
+    if not dry_run:
+        outcome.table_path = render_table(spec, planned, tracking_uri, out_dir)
+    return outcome
+
+
+def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_uri: str, out_dir: Path) -> Path:
+    """``<out_dir>/<name>.md`` and ``.csv``: one row per cell, mean ± SD over its finished seeds."""
+    from benchmark.leaderboard.collect import search_finished_runs
+
+    runs = search_finished_runs(tracking_uri, f"tags.task = '{spec.task}'")
+    index = {run_key(*row): run_id for row, run_id in zip(
+        zip(runs["variant"], runs["train_size"], runs["seed"], runs["param.fold"]), runs["run_id"])}
+    metrics = list(spec.metrics) or _headline(runs)
+    by_id = runs.set_index("run_id")
+    rows, records = [], []
+    cells = list(dict.fromkeys(cell.label for cell, _ in planned))
+    for label in cells:
+        members = [(cell, seed) for cell, seed in planned if cell.label == label]
+        run_ids = [index[config_key(cell.config)] for cell, _ in members if config_key(cell.config) in index]
+        cell = members[0][0]
+        row = _level_cells(spec, cell)
+        record = {**{k: v for k, v in cell.levels.items()}, "n_runs": len(run_ids)}
+        for metric in metrics:
+            values = by_id.loc[run_ids, f"metrics.{metric}"].astype(float) if run_ids and f"metrics.{metric}" in by_id \
+                else pd.Series(dtype=float)
+            mean, sd = values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0
+            record[f"{metric}_mean"], record[f"{metric}_sd"] = mean, sd
+            row[metric_label(metric)] = f"{mean:.3f} ± {sd:.3f}" if len(values) else "–"
+        row["runs"] = f"{len(run_ids)}/{len(members)}"
+        rows.append(row)
+        records.append(record)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    header = list(rows[0])
+    for row in rows:
+        header += [h for h in row if h not in header]
+    lines = [f"# Ablation: {spec.name}", "", *([spec.description.strip(), ""] if spec.description else []),
+             f"Task `{spec.task}`, profile `{spec.profile}`, seeds {list(spec.seeds)}; mean ± SD over seeds "
+             f"(generated by `benchmark ablate` from the tracking store).", "",
+             "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row.get(h, "") for h in header) + " |" for row in rows]
+    path = out_dir / f"{spec.name}.md"
+    path.write_text("\n".join(lines) + "\n")
+    pd.DataFrame(records).to_csv(out_dir / f"{spec.name}.csv", index=False)
+    return path
+
+
+def _headline(runs: pd.DataFrame) -> list[str]:
+    return HEADLINE["landmarks" if "metrics.mre_mm" in runs else "segmentation"]
+
+
+def _level_cells(spec: AblationSpec, cell: Cell) -> dict[str, str]:
+    """The factor columns of a row; a ``composition`` factor becomes Real / Synthetic check marks, and a
+    cell that does not set a factor (an extra cell) shows '–'."""
+    row: dict[str, str] = {}
+    if "aug" not in spec.factors:
+        row["aug"] = str(cell.config["aug"])
+    for key in spec.factors:
+        value = cell.levels.get(key)
+        if key.endswith(".composition"):
+            composition = "real" if value is None else str(value)
+            row["Real"] = "✓" if "real" in composition.split("+") else ""
+            row["Synthetic"] = "✓" if "synthetic" in composition.split("+") else ""
+        else:
+            row[key.rsplit(".", 1)[-1]] = "–" if key not in cell.levels else ("all" if value is None else str(value))
+    return row

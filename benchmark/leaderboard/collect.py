@@ -1,0 +1,96 @@
+"""Reading finished runs, and their per-image results, back from an MLflow tracking store.
+
+A *leaderboard run* of a task is a finished top-level run (not a sweep trial) whose ``variant`` tag
+equals the digest of the profile's default settings for its (aug, detector) pair
+(:func:`benchmark.config.variant_digest`), so runs of ablations or hand-tuned ``--set`` overrides never
+mix with the defaults. Seeds, folds and the training-set size may differ: they are what is aggregated
+over (seeds, folds) or shown side by side (``train_size``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pandas as pd
+
+from benchmark.tracking import TrackingError
+
+TAG_COLUMNS = ("task", "aug", "detector", "profile", "seed", "fold", "train_size", "variant", "ablation", "cell",
+               "test_digest", "mlflow.parentRunId")
+PARAM_COLUMNS = ("fold",)
+
+
+def search_finished_runs(tracking_uri: str, filter_string: str, experiment: str | None = None) -> pd.DataFrame:
+    """Every FINISHED run matching ``filter_string`` (MLflow search syntax) in ``experiment`` or in all
+    experiments: one row per run with ``run_id``, ``artifact_uri``, the :data:`TAG_COLUMNS` (missing
+    tags as ``None``), the :data:`PARAM_COLUMNS` as ``param.<name>`` and ``metrics.<name>`` columns."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    try:
+        client = MlflowClient(tracking_uri)
+        if experiment is None:
+            experiment_ids = [e.experiment_id for e in client.search_experiments()]
+        else:
+            found = client.get_experiment_by_name(experiment)
+            if found is None:
+                raise TrackingError(f"{tracking_uri}: no experiment named {experiment!r}")
+            experiment_ids = [found.experiment_id]
+        if not experiment_ids:
+            return pd.DataFrame(columns=["run_id", "artifact_uri", *TAG_COLUMNS, *(f"param.{p}" for p in PARAM_COLUMNS)])
+        mlflow.set_tracking_uri(tracking_uri)
+        runs = mlflow.search_runs(experiment_ids, filter_string=f"{filter_string} and attributes.status = 'FINISHED'",
+                                  output_format="pandas")
+    except TrackingError:
+        raise
+    except Exception as error:  # MLflow raises many types; one line for the user
+        raise TrackingError(f"cannot read tracking store {tracking_uri}: {str(error).strip().splitlines()[0]}") from None
+    for tag in TAG_COLUMNS:
+        runs[tag] = runs[f"tags.{tag}"] if f"tags.{tag}" in runs else None
+    params = [f"param.{p}" for p in PARAM_COLUMNS]
+    for param in PARAM_COLUMNS:
+        runs[f"param.{param}"] = runs[f"params.{param}"] if f"params.{param}" in runs else None
+    metric_columns = [c for c in runs.columns if c.startswith("metrics.")]
+    return runs[["run_id", "artifact_uri", *TAG_COLUMNS, *params, *metric_columns]].reset_index(drop=True)
+
+
+def leaderboard_runs(tracking_uri: str, task: str, profile: str, experiment: str | None = None) -> pd.DataFrame:
+    """The leaderboard runs of ``task`` under ``profile`` (module docstring)."""
+    from benchmark.config import resolve_config, variant_digest
+
+    runs = search_finished_runs(tracking_uri, f"tags.task = '{task}' and tags.profile = '{profile}'", experiment)
+    if runs.empty:
+        return runs
+
+    @lru_cache(maxsize=None)
+    def default_variant(aug: str, detector: str) -> str:
+        return variant_digest(resolve_config(profile, task, aug, detector))
+
+    is_default = [variant == default_variant(aug, detector)
+                  for aug, detector, variant in zip(runs["aug"], runs["detector"], runs["variant"])]
+    top_level = runs["mlflow.parentRunId"].isna()
+    return runs[pd.Series(is_default, index=runs.index) & top_level].reset_index(drop=True)
+
+
+def local_artifact(artifact_uri: str, name: str) -> Path | None:
+    """The path of an artifact of a run whose artifacts live on this machine's file system, else None."""
+    parsed = urlparse(artifact_uri)
+    if parsed.scheme not in ("file", ""):
+        return None
+    return Path(unquote(parsed.path)) / name
+
+
+def read_predictions(run_id: str, artifact_uri: str, columns: list[str]) -> pd.DataFrame:
+    """``columns`` of a run's ``predictions.csv`` (per image and landmark, or per image for masks): read in
+    place for a local store, downloaded from a tracking server otherwise."""
+    path = local_artifact(artifact_uri, "predictions.csv")
+    if path is None or not path.exists():
+        import mlflow
+
+        try:
+            path = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="predictions.csv"))
+        except Exception as error:
+            raise TrackingError(f"run {run_id}: cannot read predictions.csv: {str(error).strip().splitlines()[0]}") from None
+    return pd.read_csv(path, usecols=columns)
