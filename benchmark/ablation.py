@@ -133,14 +133,15 @@ def resolve_cell(spec: AblationSpec, levels: dict[str, Any], seed: int, override
 
 
 def expand(spec: AblationSpec, overrides: dict[str, Any] | None = None) -> list[tuple[Cell, int]]:
-    """Every (cell, seed) of the spec, resolved and with its methods built once (so bad levels fail now)."""
+    """Every (cell, seed) of the spec, seed by seed, resolved and with its methods built (so bad levels fail
+    now, before anything runs)."""
     from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
 
     TASKS.entry(spec.task)
     grid = [dict(zip(spec.factors, values)) for values in itertools.product(*spec.factors.values())]
     planned = []
-    for levels in [*spec.extra_cells, *grid]:
-        for seed in spec.seeds:
+    for seed in spec.seeds:  # seed-major: an interrupted grid has whole tables for its first seeds
+        for levels in [*spec.extra_cells, *grid]:
             try:
                 config = resolve_cell(spec, levels, seed, overrides or {})
                 AUGMENTATIONS.create(config["aug"], **config["augmentations"][config["aug"]])
