@@ -69,7 +69,7 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
         frame = read_predictions(run.run_id, run.artifact_uri, wanted)
         frame = frame.assign(fold=run.fold, train_size=run.train_size, aug=run.aug, detector=run.detector)
         instances.append(frame)
-        per_image[run.run_id] = frame.groupby(["fold", "image_id"])[per_image_column].mean()
+        per_image[run.run_id] = frame.groupby(["fold", "image_id"], dropna=False)[per_image_column].mean()
     instances = pd.concat(instances, ignore_index=True)
 
     table = aggregate(runs, [c.metric for c in columns])

@@ -1,0 +1,190 @@
+"""Leaderboards from the tracking store: Holm correction, paired tests, aggregation, which runs count, the
+written tables and figures, and ablation grids that resume and render their table."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+
+from benchmark.ablation import expand, load_spec, run_ablation
+from benchmark.config import resolve_config, variant_digest
+from benchmark.errors import BenchmarkError, ConfigError
+from benchmark.leaderboard.build import build_leaderboard
+from benchmark.leaderboard.stats import aggregate, holm, paired_tests, wilcoxon_p
+from benchmark.tracking import open_experiment
+from tests.cli_helpers import run_cli
+
+N_IMAGES, N_LANDMARKS = 12, 3
+
+
+# --- statistics ------------------------------------------------------------------------------------------
+
+def test_holm_adjusts_in_input_order_and_stays_monotone():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm([0.02]) == [0.02]
+
+
+def test_wilcoxon_of_no_difference_is_one_and_of_a_consistent_shift_is_small():
+    assert wilcoxon_p(np.zeros(10)) == 1.0
+    shifted = -1.0 - 0.1 * np.arange(12)
+    assert wilcoxon_p(shifted) < 0.001
+
+
+def test_aggregate_gives_mean_and_sample_sd_per_group():
+    runs = pd.DataFrame({"detector": ["heatmap"] * 3, "train_size": ["all"] * 3, "aug": ["none", "none", "ddpm"],
+                         "metrics.mre_mm": [1.0, 3.0, 2.0]})
+    table = aggregate(runs, ["mre_mm"]).set_index("aug")
+    assert table.loc["none", "mre_mm_mean"] == 2.0 and table.loc["none", "mre_mm_sd"] == pytest.approx(math.sqrt(2))
+    assert table.loc["ddpm", "n_runs"] == 1 and table.loc["ddpm", "mre_mm_sd"] == 0.0
+
+
+def test_paired_tests_average_seeds_per_image_and_pair_only_shared_images():
+    index = pd.MultiIndex.from_product([["1"], [f"i{k}" for k in range(10)]])
+    base = pd.Series(np.linspace(2, 3, 10), index=index)
+    runs = pd.DataFrame({"run_id": ["a", "b", "c", "d"], "detector": "heatmap", "train_size": "10",
+                         "aug": ["none", "ddpm", "ddpm", "classic"]})
+    per_image = {"a": base, "b": base - 0.5, "c": base - 0.7, "d": (base + 0.01 * np.arange(10))[:6]}
+    tests = paired_tests(runs, per_image).set_index("aug")
+    assert tests.loc["ddpm", "n_pairs"] == 10 and tests.loc["ddpm", "median_difference"] == pytest.approx(-0.6)
+    assert tests.loc["classic", "n_pairs"] == 6
+    assert tests.loc["ddpm", "p"] < 0.01
+    assert tests.loc["ddpm", "p_holm"] == pytest.approx(min(1.0, 2 * tests.loc["ddpm", "p"]))
+
+
+# --- a store written the way runs write it --------------------------------------------------------------
+
+def log_run(client: MlflowClient, experiment_id: str, aug: str, seed: int, errors: np.ndarray, *,
+            profile: str = "smoke", variant: str | None = None, parent: str | None = None, train_size: str = "all",
+            tmp: Path) -> str:
+    """A finished hand run with per-image, per-landmark ``errors`` (N, K) in its predictions.csv."""
+    tags = {"task": "hand", "aug": aug, "detector": "heatmap", "profile": profile, "seed": str(seed), "fold": "1",
+            "train_size": train_size,
+            "variant": variant or variant_digest(resolve_config(profile, "hand", aug, "heatmap"))}
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    run = client.create_run(experiment_id, tags=tags)
+    run_id = run.info.run_id
+    client.log_param(run_id, "fold", 1)
+    metrics = {"mre_mm": errors.mean(), "sdr_2mm": 100 * (errors <= 2).mean(), "sdr_4mm": 100 * (errors <= 4).mean()}
+    client.log_batch(run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()])
+    n, k = errors.shape
+    path = tmp / f"{run_id}.csv"
+    pd.DataFrame({"image_id": np.repeat([f"i{j}" for j in range(n)], k), "landmark": np.tile(np.arange(k), n),
+                  "error_mm": errors.ravel()}).to_csv(path, index=False)
+    client.log_artifact(run_id, str(path.rename(path.with_name("predictions.csv"))))
+    client.set_terminated(run_id)
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """Three seeds of `none` and of `ddpm` (ddpm 1 mm better on every image), plus runs that must not
+    count: another profile's, a non-default variant, a sweep trial (child run) and an unfinished run."""
+    tmp = tmp_path_factory.mktemp("store")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    experiment_id = open_experiment(uri, "hand")
+    client = MlflowClient(uri)
+    rng = np.random.default_rng(0)
+    base = rng.uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
+    ids = {}
+    for seed in range(3):
+        noise = rng.normal(0, 0.05, size=base.shape)
+        ids[("none", seed)] = log_run(client, experiment_id, "none", seed, base + noise, tmp=tmp)
+        ids[("ddpm", seed)] = log_run(client, experiment_id, "ddpm", seed, base - 1 + noise, tmp=tmp)
+    log_run(client, experiment_id, "none", 0, base, profile="default", tmp=tmp)
+    log_run(client, experiment_id, "classic", 0, base - 2, variant="not-the-default", tmp=tmp)
+    log_run(client, experiment_id, "classic", 1, base - 2, parent=ids[("none", 0)], tmp=tmp)
+    client.create_run(experiment_id, tags={"task": "hand", "aug": "gan", "detector": "heatmap", "profile": "smoke"})
+    return uri, base, ids
+
+
+def test_leaderboard_ranks_only_default_finished_top_level_runs(store, tmp_path):
+    uri, base, _ = store
+    board = build_leaderboard(uri, "hand", tmp_path, profile="smoke")
+    table = board.table.set_index("aug")
+    assert list(board.table["aug"]) == ["ddpm", "none"] and list(board.table["rank"]) == [1, 2]
+    assert table.loc["ddpm", "n_runs"] == 3 and table.loc["none", "n_runs"] == 3
+    assert table.loc["ddpm", "mre_mm_mean"] == pytest.approx(base.mean() - 1, abs=0.05)
+    assert table.loc["ddpm", "p_holm"] < 0.01 and math.isnan(table.loc["none", "p_holm"])
+    names = {p.name for p in board.paths}
+    assert {"hand.md", "hand.csv", "hand.tex", "hand_sdr.png", "hand_landmark_errors.png"} <= names
+    text = (tmp_path / "hand.md").read_text()
+    assert "| 1 | all | heatmap | ddpm | 3 | **" in text and "SDR 2 mm (%)" in text
+    assert "\\toprule" in (tmp_path / "hand.tex").read_text()
+    assert pd.read_csv(tmp_path / "hand.csv")["aug"].tolist() == ["ddpm", "none"]
+
+
+def test_leaderboard_cli_prints_the_table_and_fails_cleanly_without_runs(store, tmp_path, capsys):
+    uri, _, _ = store
+    code, out, err = run_cli(capsys, "leaderboard", "--task", "hand", "--profile", "smoke", "--tracking-uri", uri,
+                             "--out", str(tmp_path), "--no-figures")
+    assert code == 0 and "| ddpm |" not in out.split("\n")[0] and "ddpm" in out and "wrote" in err
+    assert not (tmp_path / "figures").exists()
+    code, _, err = run_cli(capsys, "leaderboard", "--task", "ceph", "--tracking-uri", uri, "--out", str(tmp_path))
+    assert code == 2 and "no finished default-profile runs of task 'ceph'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_leaderboard_with_no_store_is_one_clear_error(tmp_path):
+    with pytest.raises(BenchmarkError, match="no finished"):
+        build_leaderboard(f"sqlite:///{tmp_path / 'empty.db'}", "hand", tmp_path)
+
+
+# --- ablations ---------------------------------------------------------------------------------------------
+
+def write_spec(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("name: x\ntask: hand\n", "missing factors"),
+    ("name: x\ntask: hand\nfactors: {aug: []}\n", "non-empty lists"),
+    ("name: x\ntask: hand\nfactor: {aug: [none]}\n", "unknown key"),
+    ("name: x\ntask: hand\nfactors: {aug: [none]}\nseeds: 3\n", "seeds must be"),
+    ("name: [x\n", "not valid YAML"),
+])
+def test_bad_specs_name_the_file_and_the_problem(tmp_path, text, problem):
+    path = write_spec(tmp_path, text)
+    with pytest.raises(ConfigError, match=problem) as raised:
+        load_spec(path)
+    assert str(path) in str(raised.value)
+
+
+def test_a_bad_level_fails_before_anything_runs(tmp_path):
+    spec = load_spec(write_spec(tmp_path, "name: x\ntask: hand\nprofile: smoke\nfactors:\n"
+                                          "  aug: [none, ddmp]\n"))
+    with pytest.raises(ConfigError, match="did you mean 'ddpm'|Did you mean 'ddpm'"):
+        expand(spec)
+    spec = load_spec(write_spec(tmp_path, "name: x\ntask: hand\naug: ddpm\nprofile: smoke\nfactors:\n"
+                                          "  augmentations.ddpm.samples_ratoi: [1.0]\n"))
+    with pytest.raises(ConfigError, match="samples_ratoi"):
+        expand(spec)
+
+
+def test_committed_specs_expand_into_valid_cells():
+    for path in sorted(Path("baselines/ablations").glob("*.yaml")):
+        spec = load_spec(path)
+        planned = expand(spec)
+        assert len(planned) == len(spec.seeds) * (len(spec.extra_cells) + math.prod(map(len, spec.factors.values())))
+        distinct = {(variant_digest(cell.config), cell.config["train_size"]) for cell, _ in planned}
+        assert len(distinct) == len(planned) // len(spec.seeds), f"{path}: two cells are the same run"
+
+
+def test_ablation_runs_the_grid_skips_done_cells_and_feeds_the_leaderboard(tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    path = write_spec(tmp_path, "name: tiny\ntask: hand\nprofile: smoke\nseeds: [0]\nfactors:\n  aug: [none, classic]\n")
+    code, out, err = run_cli(capsys, "ablate", str(path), "--tracking-uri", uri, "--out", str(tmp_path / "out"),
+                             "--no-progress")
+    assert code == 0, err
+    assert "| none |" in out and "| classic |" in out and out.count("1/1") == 2
+    outcome = run_ablation(load_spec(path), uri, tmp_path / "out", progress=False)
+    assert (outcome.ran, outcome.skipped, outcome.failed) == (0, 2, [])
+    assert pd.read_csv(tmp_path / "out" / "tiny.csv")["n_runs"].tolist() == [1, 1]
+    board = build_leaderboard(uri, "hand", tmp_path / "board", profile="smoke", with_figures=False)
+    assert sorted(board.table["aug"]) == ["classic", "none"]
