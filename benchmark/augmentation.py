@@ -30,6 +30,18 @@ class CompositionSettings:
     synthetic_ratio: float = 1.0
 
 
+def composition_search_space(name: str):
+    """The sweep suggestions every generator shares, for the one named ``name``: how many synthetic
+    images join the real ones (``synthetic_ratio`` x the real set) and how many are generated per
+    training image (``samples_ratio``), each trial parameter named ``<name>.<setting>``."""
+
+    def search_space(trial) -> dict:
+        return {"synthetic_ratio": trial.suggest_float(f"{name}.synthetic_ratio", 0.25, 4.0, log=True),
+                "samples_ratio": trial.suggest_float(f"{name}.samples_ratio", 0.2, 4.0, log=True)}
+
+    return search_space
+
+
 @dataclass
 class SyntheticSet:
     """Generated, labelled images plus evidence: ``quality`` holds per-sample columns (accepted, reason,

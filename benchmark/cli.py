@@ -2,6 +2,7 @@
 
     benchmark list [--json]
     benchmark run --task hand --aug classic [--detector heatmap] [--profile default] [overrides] [--json]
+    benchmark sweep --task ceph --aug classic --n-trials 50 [--storage postgresql://...]
     benchmark ablate baselines/ablations/latent_blend_topk.yaml
     benchmark leaderboard --task hand
 
@@ -65,6 +66,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true", help="regenerate the synthetic set even if it is cached")
     run.add_argument("--json", action="store_true", help="end with one JSON line: run_id, task, ..., metrics")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    sweep = commands.add_parser("sweep", help="tune one (task, aug, detector) with Optuna; trials are MLflow child runs")
+    sweep.add_argument("--task", required=True, help="task name")
+    sweep.add_argument("--aug", default="none", help="augmentation strategy (default: none)")
+    sweep.add_argument("--detector", default="heatmap", help="detector (default: heatmap)")
+    sweep.add_argument("--n-trials", type=int, required=True, help="trials in the whole study, over all workers")
+    sweep.add_argument("--profile", default="default", help="smoke | default | paper (default: default)")
+    sweep.add_argument("--storage", help="Optuna storage URL (default: sqlite:///mlruns/optuna.db; "
+                                         "postgresql://user@host/db for many machines)")
+    sweep.add_argument("--study", help="study name (default: <task>-<aug>-<detector>-<profile>)")
+    sweep.add_argument("--seed", type=int, help="run seed of every trial and the sampler's seed")
+    sweep.add_argument("--train-size", type=int, help="use only this many training images")
+    sweep.add_argument("--set", dest="overrides", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                       help="fixed override for every trial, e.g. --set train.num_threads=1 (repeatable)")
+    sweep.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlruns/mlflow.db)")
+    sweep.add_argument("--experiment", help="MLflow experiment name (default: the task name)")
+    sweep.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    sweep.add_argument("--heartbeat-interval", type=int, default=60, help="seconds between trial heartbeats")
+    sweep.add_argument("--grace-period", type=int, default=120,
+                       help="seconds without a heartbeat after which a trial's worker counts as dead")
+    sweep.add_argument("--json", action="store_true", help="end with one JSON line: study, trials, best")
 
     ablate = commands.add_parser("ablate", help="run an ablation grid (spec file) x seeds and render its table")
     ablate.add_argument("spec", help="ablation spec (YAML), e.g. baselines/ablations/latent_blend_topk.yaml")
@@ -139,6 +161,36 @@ def command_run(args: argparse.Namespace) -> None:
         print(json.dumps(result.as_json()))
 
 
+def command_sweep(args: argparse.Namespace) -> None:
+    from benchmark.config import parse_value
+    from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
+    from benchmark.sweep.objective import SweepQuestion
+    from benchmark.sweep.storage import default_storage_url
+    from benchmark.sweep.worker import run_sweep
+    from benchmark.tracking import default_tracking_uri
+
+    for registry, name in ((TASKS, args.task), (AUGMENTATIONS, args.aug), (DETECTORS, args.detector)):
+        registry.entry(name)
+    overrides = {key: parse_value(value) for key, value in args.overrides}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.train_size is not None:
+        overrides["train_size"] = args.train_size
+    question = SweepQuestion(args.task, args.aug, args.detector, args.profile, overrides, args.device)
+    study = args.study or f"{args.task}-{args.aug}-{args.detector}-{args.profile}"
+    outcome = run_sweep(question, args.n_trials, args.storage or default_storage_url(), study,
+                        args.tracking_uri or default_tracking_uri(), args.experiment, args.seed,
+                        args.heartbeat_interval, args.grace_period)
+    states = ", ".join(f"{n} {state.lower()}" for state, n in sorted(outcome.trials_by_state.items()))
+    print(f"study {study}: {states}; best validation score {outcome.best_value}", file=sys.stderr)
+    if outcome.best_run_id:
+        headline = {k: v for k, v in outcome.best_metrics.items() if k in ("mre_mm", "sdr_2mm", "dice", "hd95_mm")}
+        print(f"best trial re-run on the test split: run {outcome.best_run_id}: "
+              + ", ".join(f"{k}={v:.4g}" for k, v in headline.items()), file=sys.stderr)
+    if args.json:
+        print(json.dumps(outcome.as_json()))
+
+
 def command_leaderboard(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -180,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("benchmark").setLevel(logging.INFO)  # the suite's own progress lines, not libraries'
     args = build_parser().parse_args(argv)
     try:
-        commands = {"list": command_list, "run": command_run, "ablate": command_ablate,
+        commands = {"list": command_list, "run": command_run, "sweep": command_sweep, "ablate": command_ablate,
                     "leaderboard": command_leaderboard}
         commands[args.command](args)
     except BenchmarkError as error:

@@ -45,8 +45,12 @@ class FitContext:
 
 
 class Detector(ABC):
+    """``trains``: whether :meth:`fit` runs the training loop with a per-epoch validation score (what a
+    sweep tunes and prunes on); a reference predictor such as ``mean-shape`` does not."""
+
     name: str = ""
     kinds: frozenset[str] = frozenset()
+    trains: bool = True
 
     @abstractmethod
     def fit(self, train: ImageSet, val: ImageSet, context: FitContext) -> History | None:

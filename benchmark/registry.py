@@ -20,11 +20,18 @@ T = TypeVar("T")
 PLUGIN_PACKAGES = ("tasks", "baselines.augmentations", "baselines.detectors")
 
 
+SearchSpace = Callable[..., dict]
+
+
 @dataclass(frozen=True)
 class Entry(Generic[T]):
+    """A registered name. ``search_space(trial) -> settings`` (optional, declared beside the method) suggests
+    the method's own settings for an Optuna sweep, naming each trial parameter ``<name>.<setting>``."""
+
     name: str
     description: str
     factory: Callable[..., T]
+    search_space: SearchSpace | None = None
 
 
 class Registry(Generic[T]):
@@ -34,11 +41,12 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
 
-    def register(self, name: str, description: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def register(self, name: str, description: str,
+                 search_space: SearchSpace | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def decorator(factory: Callable[..., T]) -> Callable[..., T]:
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
-            self._entries[name] = Entry(name, description, factory)
+            self._entries[name] = Entry(name, description, factory, search_space)
             return factory
 
         return decorator

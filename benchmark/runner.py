@@ -56,11 +56,14 @@ class RunResult:
 class RunHooks:
     """How a caller (a sweep, an ablation) embeds a run: as a child of ``parent_run_id``, with extra
     ``tags``, an extra per-epoch callback ``on_epoch(epoch, metrics)`` (Optuna pruning raises from it;
-    ``stop_exceptions`` then end the run KILLED rather than FAILED), and ``evaluate_test=False`` to stop
-    after training and validation (a sweep's objective must never see the test split)."""
+    ``stop_exceptions`` then end the run KILLED rather than FAILED), ``evaluate_test=False`` to stop
+    after training and validation (a sweep's objective must never see the test split), its own
+    ``run_name``, and ``on_start(run_id)`` called once the MLflow run exists."""
 
     parent_run_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    run_name: str | None = None
+    on_start: Callable[[str], None] | None = None
     on_epoch: Callable[[int, dict[str, float]], None] | None = None
     stop_exceptions: tuple[type[BaseException], ...] = ()
     evaluate_test: bool = True
@@ -135,8 +138,11 @@ def run_experiment(
         "variant": variant_digest(config), "train_size": "all" if config["train_size"] is None else str(config["train_size"]),
         **hooks.tags,
     }
-    with tracking.tracked_run(experiment_id, f"{task_name}/{aug_name}/{detector_name}/seed{seed}", tags,
-                              parent_run_id=hooks.parent_run_id, stop_exceptions=hooks.stop_exceptions) as run:
+    run_name = hooks.run_name or f"{task_name}/{aug_name}/{detector_name}/seed{seed}"
+    with tracking.tracked_run(experiment_id, run_name, tags, parent_run_id=hooks.parent_run_id,
+                              stop_exceptions=hooks.stop_exceptions) as run:
+        if hooks.on_start is not None:
+            hooks.on_start(run.info.run_id)
         mlflow.log_params(tracking.loggable_params({**flatten(config), **data.protocol.as_params()}))
         mlflow.log_params({"data.n_train": len(data.train), "data.n_val": len(data.val), "data.n_test": len(data.test),
                            **{f"data.skipped.{k}": v for k, v in data.skipped.items()}})

@@ -11,6 +11,13 @@ from benchmark.metrics.landmarks import radial_errors_mm
 from benchmark.metrics.segmentation import segmentation_summary
 
 
+def score_of(metrics: dict[str, float]) -> float:
+    """The validation score of an epoch's logged metrics: ``val_mre_mm``, or ``1 - val_dice``."""
+    if "val_mre_mm" in metrics:
+        return metrics["val_mre_mm"]
+    return 1.0 - metrics["val_dice"]
+
+
 def validation_score(val: ImageSet, prediction: Prediction) -> tuple[float, dict[str, float]]:
     if val.landmarks is not None:
         mre = float(np.mean(radial_errors_mm(prediction.landmarks, val.landmarks, val.spacing)))

@@ -224,10 +224,20 @@ class ClassicAugmentation(Augmentation):
         }
 
 
+def search_space(trial) -> dict:
+    """Sweep suggestions: the geometric and intensity magnitudes and the probability of augmenting."""
+    return {"rotation_deg": trial.suggest_float("classic.rotation_deg", 0.0, 30.0),
+            "translation_frac": trial.suggest_float("classic.translation_frac", 0.0, 0.15),
+            "brightness": trial.suggest_float("classic.brightness", 0.0, 0.2),
+            "noise_std": trial.suggest_float("classic.noise_std", 0.0, 0.05),
+            "p": trial.suggest_float("classic.p", 0.5, 1.0)}
+
+
 @AUGMENTATIONS.register(
     "classic",
     "random affine (rotation, scale, translation) + intensity (gamma, contrast, brightness, noise), "
     "applied to whole batches, consistent for images, landmarks and masks",
+    search_space=search_space,
 )
 def create(**overrides) -> ClassicAugmentation:
     return ClassicAugmentation(build(ClassicParams, overrides, "classic augmentation"))

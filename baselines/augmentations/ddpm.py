@@ -26,6 +26,7 @@ import torch
 
 from baselines.augmentations.diffusion import build_unet, linear_scheduler, sample_ddpm, train_ddpm
 from baselines.augmentations.two_channel import TwoChannelGenerator, TwoChannelSettings
+from benchmark.augmentation import composition_search_space
 from benchmark.config import build
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS
@@ -86,6 +87,7 @@ class DDPMAugmentation(TwoChannelGenerator):
 
 
 @AUGMENTATIONS.register("ddpm", "DDPM-2ch: a DDPM on [image, heatmap of all landmarks | mask], labels read back "
-                                "by peaks + MRF + shape model (Hadzic et al. 2024)")
+                                "by peaks + MRF + shape model (Hadzic et al. 2024)",
+                       search_space=composition_search_space("ddpm"))
 def create(**params) -> DDPMAugmentation:
     return DDPMAugmentation(build(DDPMSettings, params, "ddpm"))

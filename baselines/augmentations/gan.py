@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from baselines.augmentations.two_channel import TwoChannelGenerator, TwoChannelSettings, batch_indices, stages
+from benchmark.augmentation import composition_search_space
 from benchmark.config import build
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS
@@ -130,6 +131,7 @@ class GANAugmentation(TwoChannelGenerator):
 
 
 @AUGMENTATIONS.register("gan", "DCGAN (spectral-norm discriminator, hinge loss) on [image, label channel] "
-                               "samples; labels read back from the generated channel")
+                               "samples; labels read back from the generated channel",
+                       search_space=composition_search_space("gan"))
 def create(**params) -> GANAugmentation:
     return GANAugmentation(build(GANSettings, params, "gan augmentation"))

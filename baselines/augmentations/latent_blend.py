@@ -448,9 +448,19 @@ class LatentBlendAugmentation(Augmentation):
         return SyntheticSet(images=synthetic, quality=quality, metrics=metrics)
 
 
+def search_space(trial) -> dict:
+    """Sweep suggestions: the paper's top-k (5, 10, 20, 50), the SDEdit strength, the label-map dilation
+    and how many blended images join the real ones."""
+    return {"top_k": trial.suggest_categorical(f"{WHAT}.top_k", [5, 10, 20, 50]),
+            "strength": trial.suggest_float(f"{WHAT}.strength", 0.1, 0.6),
+            "dilation": trial.suggest_int(f"{WHAT}.dilation", 0, 3),
+            "synthetic_ratio": trial.suggest_float(f"{WHAT}.synthetic_ratio", 0.25, 4.0, log=True)}
+
+
 @AUGMENTATIONS.register(WHAT, "anatomy-guided latent blending (Lim et al. 2024): a labelled image's latent "
                               "inside its dilated label map, an SSIM-top-k unlabelled partner's outside, "
                               "partly noised and denoised by a latent DDPM; keeps the labelled image's "
-                              "labels")
+                              "labels",
+                        search_space=search_space)
 def create(**params) -> LatentBlendAugmentation:
     return LatentBlendAugmentation(build(LatentBlendSettings, params, f"{WHAT} augmentation"))

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from baselines.augmentations.two_channel import TwoChannelGenerator, TwoChannelSettings, batch_indices, stages
+from benchmark.augmentation import composition_search_space
 from benchmark.config import build
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS
@@ -122,7 +123,8 @@ class VAEAugmentation(TwoChannelGenerator):
 
 
 @AUGMENTATIONS.register("vae", "convolutional VAE on [image, label channel] samples; labels read back "
-                                "from the generated channel (heatmap peaks + MRF + shape model, or thresholded mask)")
+                                "from the generated channel (heatmap peaks + MRF + shape model, or thresholded mask)",
+                       search_space=composition_search_space("vae"))
 def create(**params) -> VAEAugmentation:
     return VAEAugmentation(build(VAESettings, params, "vae augmentation"))
 

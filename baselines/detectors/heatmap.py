@@ -51,6 +51,14 @@ class HeatmapDetector(DenseDetector):
                         output_stride=self.settings.output_stride)
 
 
-@DETECTORS.register("heatmap", "U-Net heatmap regression with a timm encoder (random init); mask head for segmentation")
+def search_space(trial) -> dict:
+    """Sweep suggestions: the heatmap target's std (working pixels) and the loss; the encoder and decoder
+    widths stay the profile's (they set the cost, not only the result)."""
+    return {"sigma": trial.suggest_float("heatmap.sigma", 1.0, 4.0),
+            "loss": trial.suggest_categorical("heatmap.loss", list(HEATMAP_LOSSES))}
+
+
+@DETECTORS.register("heatmap", "U-Net heatmap regression with a timm encoder (random init); mask head for segmentation",
+                    search_space=search_space)
 def create_heatmap(**params) -> HeatmapDetector:
     return HeatmapDetector(build(HeatmapSettings, params, "heatmap detector"))

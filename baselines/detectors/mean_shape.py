@@ -20,6 +20,7 @@ from benchmark.registry import DETECTORS
 class MeanShapeDetector(Detector):
     name = "mean-shape"
     kinds = frozenset({"landmarks", "segmentation"})
+    trains = False
 
     def __init__(self) -> None:
         self.mean_landmarks: np.ndarray | None = None

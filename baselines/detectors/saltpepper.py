@@ -419,6 +419,7 @@ def search_space(trial) -> dict[str, Any]:
 
 
 @DETECTORS.register("saltpepper", "salt & pepper heatmaps: conditional diffusion over few-hot landmark heatmaps "
-                                  "(Wyatt 2024), single- or multi-step, with sample spread as uncertainty")
+                                  "(Wyatt 2024), single- or multi-step, with sample spread as uncertainty",
+                    search_space=search_space)
 def create_saltpepper(**params) -> SaltPepperDetector:
     return SaltPepperDetector(build(SaltPepperSettings, params, f"{WHAT} detector"))

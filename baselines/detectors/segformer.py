@@ -171,7 +171,8 @@ def search_space(trial) -> dict[str, Any]:
 
 
 @DETECTORS.register("segformer", "SegFormer (MiT encoder + all-MLP decoder, transformers, random init) at stride 4; "
-                                 "mask or landmark heatmaps")
+                                 "mask or landmark heatmaps",
+                    search_space=search_space)
 def create_segformer(**params) -> SegformerDetector:
     return SegformerDetector(build(SegformerSettings, params, "segformer detector"))
 

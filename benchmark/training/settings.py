@@ -33,3 +33,10 @@ class TrainSettings:
     @property
     def steps_per_epoch(self) -> int:
         return max(1, -(-self.samples_per_epoch // self.batch_size))
+
+
+def search_space(trial) -> dict:
+    """Sweep suggestions for the ``train`` section: the peak learning rate and the weight decay, on log
+    scales; the epoch budget stays the profile's (it is the protocol, not a knob)."""
+    return {"lr": trial.suggest_float("train.lr", 1e-4, 1e-2, log=True),
+            "weight_decay": trial.suggest_float("train.weight_decay", 1e-6, 1e-2, log=True)}

@@ -1,0 +1,78 @@
+"""One sweep trial: suggestions -> a resolved config -> a tracked child run scored on the validation split.
+
+The search space is the union of the ``train`` section's (:func:`benchmark.training.settings.search_space`)
+and the spaces declared beside the augmentation and the detector in the registry; a trial parameter
+``<method>.<setting>`` becomes the override ``augmentations.<method>.<setting>`` or
+``detectors.<method>.<setting>``, ``train.<key>`` stays as it is. The objective is the best epoch's
+validation score (validation MRE in mm, or 1 - Dice; lower is better) and every epoch's score is
+reported to Optuna for pruning. A pruned trial's MLflow run ends KILLED; a failing one (an exception, a
+NaN loss, out of memory) ends FAILED, and its reason is kept as the trial's ``error`` attribute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmark.validation import score_of
+
+
+@dataclass(frozen=True)
+class SweepQuestion:
+    task: str
+    aug: str
+    detector: str
+    profile: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+
+
+def suggest_overrides(trial, question: SweepQuestion) -> dict[str, Any]:
+    from benchmark.registry import AUGMENTATIONS, DETECTORS
+    from benchmark.training.settings import search_space as train_space
+
+    overrides = {f"train.{k}": v for k, v in train_space(trial).items()}
+    for section, registry, name in (("augmentations", AUGMENTATIONS, question.aug),
+                                    ("detectors", DETECTORS, question.detector)):
+        space = registry.entry(name).search_space
+        if space is not None:
+            overrides.update({f"{section}.{name}.{k}": v for k, v in space(trial).items()})
+    return overrides
+
+
+def trial_config(question: SweepQuestion, overrides: dict[str, Any]) -> dict[str, Any]:
+    from benchmark.config import resolve_config
+
+    return resolve_config(question.profile, question.task, question.aug, question.detector,
+                          {**question.overrides, **overrides})
+
+
+def make_objective(question: SweepQuestion, study_name: str, parent_run_id: str, tracking_uri: str):
+    import optuna
+
+    from benchmark.runner import RunHooks, run_experiment
+
+    def objective(trial) -> float:
+        def prune(epoch: int, metrics: dict[str, float]) -> None:
+            trial.report(score_of(metrics), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
+        hooks = RunHooks(parent_run_id=parent_run_id, run_name=f"{study_name}/trial{trial.number}",
+                         tags={"sweep.study": study_name, "sweep.trial": str(trial.number), "sweep.role": "trial"},
+                         on_epoch=prune, stop_exceptions=(optuna.TrialPruned,), evaluate_test=False,
+                         on_start=lambda run_id: trial.set_user_attr("mlflow_run_id", run_id))
+        try:
+            overrides = suggest_overrides(trial, question)
+            trial.set_user_attr("overrides", overrides)
+            config = trial_config(question, overrides)
+            config["tracking"] = {"uri": tracking_uri, "experiment": config["tracking"]["experiment"]}
+            result = run_experiment(config, progress=False, device=question.device, hooks=hooks)
+        except optuna.TrialPruned:
+            raise
+        except Exception as error:
+            trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:2000])
+            raise
+        return result.metrics["best_val_score"]
+
+    return objective
