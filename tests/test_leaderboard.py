@@ -188,3 +188,21 @@ def test_ablation_runs_the_grid_skips_done_cells_and_feeds_the_leaderboard(tmp_p
     assert pd.read_csv(tmp_path / "out" / "tiny.csv")["n_runs"].tolist() == [1, 1]
     board = build_leaderboard(uri, "hand", tmp_path / "board", profile="smoke", with_figures=False)
     assert sorted(board.table["aug"]) == ["classic", "none"]
+
+
+def test_a_moved_sqlite_store_still_finds_its_artifacts(tmp_path):
+    """The committed evidence store is read from wherever the repository was cloned."""
+    import shutil
+
+    original = tmp_path / "original"
+    original.mkdir()
+    uri = f"sqlite:///{original / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment_id = open_experiment(uri, "hand")
+    errors = np.full((N_IMAGES, N_LANDMARKS), 3.0)
+    for seed in range(2):
+        log_run(client, experiment_id, "none", seed, errors, tmp=original)
+    moved = shutil.move(original, tmp_path / "moved")
+    board = build_leaderboard(f"sqlite:///{Path(moved) / 'mlflow.db'}", "hand", tmp_path / "board", profile="smoke",
+                              with_figures=False)
+    assert board.table["n_runs"].tolist() == [2] and board.table["mre_mm_mean"].tolist() == [3.0]

@@ -66,7 +66,7 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     landmarks = per_image_column == "error_mm"
     wanted = ["image_id", "landmark", "error_mm"] if landmarks else ["image_id", "dice"]
     for run in runs.itertuples():
-        frame = read_predictions(run.run_id, run.artifact_uri, wanted)
+        frame = read_predictions(run.run_id, run.artifact_uri, wanted, tracking_uri)
         frame = frame.assign(fold=run.fold, train_size=run.train_size, aug=run.aug, detector=run.detector)
         instances.append(frame)
         per_image[run.run_id] = frame.groupby(["fold", "image_id"], dropna=False)[per_image_column].mean()

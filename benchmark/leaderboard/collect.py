@@ -74,23 +74,38 @@ def leaderboard_runs(tracking_uri: str, task: str, profile: str, experiment: str
     return runs[pd.Series(is_default, index=runs.index) & top_level].reset_index(drop=True)
 
 
-def local_artifact(artifact_uri: str, name: str) -> Path | None:
-    """The path of an artifact of a run whose artifacts live on this machine's file system, else None."""
+def local_artifact(run_id: str, artifact_uri: str, name: str, tracking_uri: str) -> Path | None:
+    """The path of a run's artifact on this machine's file system, or None for a remote artifact store.
+
+    A SQLite store made by this suite keeps artifacts beside it (``<store>/artifacts/<run>/artifacts``;
+    MLflow's own layout adds an experiment folder). When the recorded absolute path does not exist (the
+    store was moved or cloned elsewhere, as the committed ``leaderboards/store`` is) the run's folder is
+    looked up under ``artifacts/`` beside the database."""
     parsed = urlparse(artifact_uri)
     if parsed.scheme not in ("file", ""):
         return None
-    return Path(unquote(parsed.path)) / name
+    recorded = Path(unquote(parsed.path)) / name
+    if recorded.exists() or not tracking_uri.startswith("sqlite:///") or run_id not in recorded.parts:
+        return recorded
+    parts = recorded.parts
+    start = parts.index(run_id)
+    artifacts = Path(tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
+    for candidate in (artifacts.joinpath(*parts[start:]), artifacts.joinpath(*parts[start - 1:])):
+        if candidate.exists():
+            return candidate
+    return recorded
 
 
-def read_predictions(run_id: str, artifact_uri: str, columns: list[str]) -> pd.DataFrame:
+def read_predictions(run_id: str, artifact_uri: str, columns: list[str], tracking_uri: str) -> pd.DataFrame:
     """``columns`` of a run's ``predictions.csv`` (per image and landmark, or per image for masks): read in
-    place for a local store, downloaded from a tracking server otherwise."""
-    path = local_artifact(artifact_uri, "predictions.csv")
+    place from a local store, downloaded from a tracking server otherwise."""
+    path = local_artifact(run_id, artifact_uri, "predictions.csv", tracking_uri)
     if path is None or not path.exists():
         import mlflow
 
         try:
-            path = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="predictions.csv"))
+            path = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="predictions.csv",
+                                                            tracking_uri=tracking_uri))
         except Exception as error:
             raise TrackingError(f"run {run_id}: cannot read predictions.csv: {str(error).strip().splitlines()[0]}") from None
     return pd.read_csv(path, usecols=columns)
