@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from typing import Any, Sequence
 
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--experiment", help="MLflow experiment name (default: the task name)")
     run.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     run.add_argument("--no-cache", action="store_true", help="regenerate the synthetic set even if it is cached")
+    run.add_argument("--resume", nargs="?", const="latest", metavar="RUN_ID",
+                     help="continue an interrupted run (this RUN_ID, or the latest unfinished one of this command) "
+                          "from its last checkpoint, in the same MLflow run")
     run.add_argument("--json", action="store_true", help="end with one JSON line: run_id, task, ..., metrics")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -153,7 +157,8 @@ def command_run(args: argparse.Namespace) -> None:
     for registry, name in ((TASKS, args.task), (AUGMENTATIONS, args.aug), (DETECTORS, args.detector)):
         registry.entry(name)
     config = resolve_config(args.profile, args.task, args.aug, args.detector, run_overrides(args))
-    result = run_experiment(config, progress=not args.no_progress, device=args.device, use_cache=not args.no_cache)
+    result = run_experiment(config, progress=not args.no_progress, device=args.device, use_cache=not args.no_cache,
+                            resume=args.resume)
     headline = {k: v for k, v in result.metrics.items() if k in ("mre_mm", "sdr_2mm", "sdr_4mm", "dice", "hd95_mm")}
     print(f"run {result.run_id} ({result.task}/{result.aug}/{result.detector}/seed{result.seed}): "
           + ", ".join(f"{k}={v:.4g}" for k, v in headline.items()), file=sys.stderr)
@@ -227,10 +232,17 @@ class AblationFailed(BenchmarkError):
     """Some cells of an ablation failed; the others were run and tracked."""
 
 
+def _terminate(signum: int, frame) -> None:
+    """SIGTERM (a scheduler, ``kill``) stops like Ctrl-C: the MLflow run ends KILLED, not RUNNING."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("benchmark").setLevel(logging.INFO)  # the suite's own progress lines, not libraries'
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating initial MLflow database tables"
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         commands = {"list": command_list, "run": command_run, "sweep": command_sweep, "ablate": command_ablate,
                     "leaderboard": command_leaderboard}

@@ -84,6 +84,37 @@ def load_task_data(config: dict[str, Any]) -> TaskData:
                      val_fraction=float(config["val_fraction"]), seed=int(config["seed"]))
 
 
+IDENTITY_TAGS = ("task", "aug", "detector", "profile", "seed", "fold", "train_size", "variant", "data_digest")
+
+
+def resumable_run(experiment_id: str, tags: dict[str, str], resume: str) -> str:
+    """The id of the run to continue: ``resume`` itself, or for ``"latest"`` the newest unfinished
+    (RUNNING after a kill, FAILED or KILLED) run of the experiment with this run's identity tags. The
+    run must exist, be unfinished and have the same configuration (:data:`IDENTITY_TAGS`)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    if resume == "latest":
+        query = " and ".join(f"tags.{k} = '{tags[k]}'" for k in IDENTITY_TAGS)
+        candidates = [r for r in client.search_runs([experiment_id], query, order_by=["attributes.start_time DESC"])
+                      if r.info.status != "FINISHED"]
+        if not candidates:
+            raise ConfigError(f"--resume: no unfinished run of {tags['task']}/{tags['aug']}/{tags['detector']}/seed"
+                              f"{tags['seed']} with this configuration in experiment {experiment_id}")
+        return candidates[0].info.run_id
+    try:
+        run = client.get_run(resume)
+    except Exception:
+        raise ConfigError(f"--resume: no run with id {resume!r} in the tracking store") from None
+    if run.info.status == "FINISHED":
+        raise ConfigError(f"--resume: run {resume} already finished")
+    different = [k for k in IDENTITY_TAGS if run.data.tags.get(k) != tags[k]]
+    if different:
+        raise ConfigError(f"--resume: run {resume} has another configuration ({', '.join(different)} differ); "
+                          "resume with the command that started it")
+    return resume
+
+
 def validation_summary(history, train_seconds: float) -> dict[str, float]:
     """A sweep trial's result: the best validation score (lower is better, see
     :mod:`benchmark.validation`) and that epoch's ``val_*`` metrics."""
@@ -109,10 +140,12 @@ def variant_metrics(detector, data: TaskData) -> dict[str, float]:
 
 def run_experiment(
     config: dict[str, Any], *, progress: bool = True, device: str = "auto", use_cache: bool = True,
-    hooks: RunHooks | None = None,
+    hooks: RunHooks | None = None, resume: str | None = None,
 ) -> RunResult:
     """Run one experiment and log it as one MLflow run. With ``hooks.evaluate_test=False`` the result's
-    metrics are the validation ones (``best_val_score`` and the best epoch's ``val_*``)."""
+    metrics are the validation ones (``best_val_score`` and the best epoch's ``val_*``). ``resume`` (a run
+    id, or ``"latest"``) continues an interrupted run of the same configuration in the same MLflow run,
+    from its last checkpoint (see :func:`resumable_run`)."""
     import mlflow
 
     hooks = hooks or RunHooks()
@@ -139,7 +172,8 @@ def run_experiment(
         **hooks.tags,
     }
     run_name = hooks.run_name or f"{task_name}/{aug_name}/{detector_name}/seed{seed}"
-    with tracking.tracked_run(experiment_id, run_name, tags, parent_run_id=hooks.parent_run_id,
+    resume_id = None if resume is None else resumable_run(experiment_id, tags, resume)
+    with tracking.tracked_run(experiment_id, run_name, tags, run_id=resume_id, parent_run_id=hooks.parent_run_id,
                               stop_exceptions=hooks.stop_exceptions) as run:
         if hooks.on_start is not None:
             hooks.on_start(run.info.run_id)
@@ -170,7 +204,7 @@ def run_experiment(
 
         context = FitContext(
             settings=settings, augmentation=augmentation, protocol=data.protocol, seed=seed, device=torch_device,
-            checkpoint_dir=checkpoint_dir, progress=progress, on_epoch=on_epoch,
+            checkpoint_dir=checkpoint_dir, progress=progress, on_epoch=on_epoch, resume=resume_id is not None,
         )
         started = time.perf_counter()
         history = detector.fit(training, data.val, context)

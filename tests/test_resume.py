@@ -1,0 +1,96 @@
+"""What survives: a run killed with SIGKILL resumes in the same MLflow run and ends with the metrics of an
+uninterrupted run; SIGTERM ends a run KILLED; the same command and seed give identical metrics."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from mlflow.tracking import MlflowClient
+
+from tests.cli_helpers import run_cli, run_json
+
+COMMAND = ["run", "--task", "hand", "--profile", "smoke", "--epochs", "12", "--set", "train.samples_per_epoch=48",
+           "--set", "train.num_threads=1", "--no-progress", "--json"]
+TIMING = {"train_seconds", "inference_images_per_s"}
+
+
+def start(tmp_path: Path, tracking_uri: str, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "benchmark.cli", *COMMAND, "--tracking-uri", tracking_uri, *extra],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def wait_for_checkpoint(tmp_path: Path, process: subprocess.Popen, epoch: int) -> Path:
+    """The run's ``last.pt`` once it holds ``epoch`` or later."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        for path in (tmp_path / "mlruns" / "checkpoints").glob("*/last.pt"):
+            try:
+                if torch.load(path, weights_only=False)["epoch"] >= epoch:
+                    return path
+            except (EOFError, RuntimeError):  # caught between two writes: try again
+                pass
+        time.sleep(0.1)
+    raise AssertionError("no checkpoint in time")
+
+
+def only_run(tracking_uri: str):
+    client = MlflowClient(tracking_uri)
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    return run
+
+
+def test_a_sigkilled_run_resumes_in_the_same_run_with_the_uninterrupted_metrics(tmp_path, capsys):
+    reference = run_json(capsys, f"sqlite:///{tmp_path / 'reference.db'}", *COMMAND[1:-2])["metrics"]
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    doomed = start(tmp_path, tracking_uri)
+    checkpoint = wait_for_checkpoint(tmp_path, doomed, epoch=3)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait()
+    killed = only_run(tracking_uri)
+    assert killed.info.status == "RUNNING" and checkpoint.parent.name == killed.info.run_id
+
+    resumed = start(tmp_path, tracking_uri, "--resume")
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-2000:]
+    run = only_run(tracking_uri)
+    assert run.info.run_id == killed.info.run_id and run.info.status == "FINISHED"
+    import json
+
+    metrics = json.loads(out.strip().splitlines()[-1])["metrics"]
+    assert {k: v for k, v in metrics.items() if k not in TIMING} == {k: v for k, v in reference.items() if k not in TIMING}
+    steps = [m.step for m in MlflowClient(tracking_uri).get_metric_history(run.info.run_id, "train_loss")]
+    assert sorted(set(steps)) == list(range(12))
+
+
+def test_sigterm_ends_the_run_killed(tmp_path):
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    process = start(tmp_path, tracking_uri)
+    wait_for_checkpoint(tmp_path, process, epoch=1)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and "interrupted" in err
+    run = only_run(tracking_uri)
+    assert run.info.status == "KILLED" and "interrupted" in run.data.tags["error"]
+
+
+def test_resume_errors_are_one_line_and_start_nothing(tmp_path, capsys):
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    code, _, err = run_cli(capsys, *COMMAND, "--tracking-uri", tracking_uri, "--resume")
+    assert code == 2 and "no unfinished run" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(capsys, *COMMAND, "--tracking-uri", tracking_uri, "--resume", "0123abcd")
+    assert code == 2 and "no run with id '0123abcd'" in err
+    client = MlflowClient(tracking_uri)
+    assert not client.search_runs([e.experiment_id for e in client.search_experiments()])
+
+
+def test_the_same_command_and_seed_give_identical_metrics_on_the_cpu(tmp_path, capsys):
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ("--task", "ceph", "--aug", "classic", "--seed", "3")
+    first, second = (run_json(capsys, tracking_uri, *args)["metrics"] for _ in range(2))
+    assert {k: v for k, v in first.items() if k not in TIMING} == {k: v for k, v in second.items() if k not in TIMING}
