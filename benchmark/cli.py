@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="end with one JSON line: run_id, task, ..., metrics")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
 
+    data = commands.add_parser("data", help="check a data set before training on it")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    verify = data_commands.add_parser("verify", help="load a data set through its task's loader and summarise it")
+    verify.add_argument("--task", required=True, help="task name (its loader reads the folder)")
+    verify.add_argument("--data-root", required=True, help="the data set folder")
+    verify.add_argument("--profile", default="default", help="profile whose working size is used (default: default)")
+    verify.add_argument("--ground-truth", help="annotation to check where there are several (senior|junior|mean)")
+    verify.add_argument("--json", action="store_true", help="print one JSON object")
+
     sweep = commands.add_parser("sweep", help="tune one (task, aug, detector) with Optuna; trials are MLflow child runs")
     sweep.add_argument("--task", required=True, help="task name")
     sweep.add_argument("--aug", default="none", help="augmentation strategy (default: none)")
@@ -166,6 +175,21 @@ def command_run(args: argparse.Namespace) -> None:
         print(json.dumps(result.as_json()))
 
 
+def command_data(args: argparse.Namespace) -> int:
+    from benchmark.config import resolve_config
+    from benchmark.data.verify import verify
+    from benchmark.registry import TASKS
+    from benchmark.runner import data_settings
+
+    TASKS.entry(args.task)
+    overrides: dict[str, Any] = {"data.data_root": args.data_root}
+    if args.ground_truth:
+        overrides["data.ground_truth"] = args.ground_truth
+    report = verify(args.task, data_settings(resolve_config(args.profile, args.task, "none", "mean-shape", overrides)))
+    print(json.dumps(report.as_json()) if args.json else report.text())
+    return 0 if report.ok else 2
+
+
 def command_sweep(args: argparse.Namespace) -> None:
     from benchmark.config import parse_value
     from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
@@ -244,16 +268,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        commands = {"list": command_list, "run": command_run, "sweep": command_sweep, "ablate": command_ablate,
-                    "leaderboard": command_leaderboard}
-        commands[args.command](args)
+        commands = {"list": command_list, "run": command_run, "data": command_data, "sweep": command_sweep,
+                    "ablate": command_ablate, "leaderboard": command_leaderboard}
+        return commands[args.command](args) or 0
     except BenchmarkError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":
