@@ -17,6 +17,9 @@ from typing import Any, Iterator
 from benchmark.errors import BenchmarkError
 
 MAX_PARAM_LENGTH = 6000
+# MLflow 3's UI opens an experiment in its GenAI (traces) view unless the experiment says it trains models.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
 
 
 class TrackingError(BenchmarkError):
@@ -41,11 +44,13 @@ def open_experiment(uri: str | None, name: str) -> str:
         mlflow.set_tracking_uri(uri)
         experiment = mlflow.get_experiment_by_name(name)
         if experiment is not None:
+            if experiment.tags.get(EXPERIMENT_KIND_TAG) is None:
+                mlflow.MlflowClient(uri).set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
             return experiment.experiment_id
         artifacts = None
         if uri.startswith("sqlite:///"):
             artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
-        return mlflow.create_experiment(name, artifact_location=artifacts)
+        return mlflow.create_experiment(name, artifact_location=artifacts, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING})
     except TrackingError:
         raise
     except Exception as error:  # MLflow raises many types; the user needs one line
