@@ -141,6 +141,19 @@ def run_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def check_names(args: argparse.Namespace) -> None:
+    """Unknown task, aug or detector names fail here, with the closest match, before anything starts."""
+    from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
+
+    for registry, name in ((TASKS, args.task), (AUGMENTATIONS, args.aug), (DETECTORS, args.detector)):
+        registry.entry(name)
+
+
+def headline(metrics: dict[str, float]) -> str:
+    shown = ("mre_mm", "sdr_2mm", "sdr_4mm", "dice", "hd95_mm")
+    return ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k in shown)
+
+
 def command_list(args: argparse.Namespace) -> None:
     from benchmark.config import profile_names
     from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
@@ -160,17 +173,14 @@ def command_list(args: argparse.Namespace) -> None:
 
 def command_run(args: argparse.Namespace) -> None:
     from benchmark.config import resolve_config
-    from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
     from benchmark.runner import run_experiment
 
-    for registry, name in ((TASKS, args.task), (AUGMENTATIONS, args.aug), (DETECTORS, args.detector)):
-        registry.entry(name)
+    check_names(args)
     config = resolve_config(args.profile, args.task, args.aug, args.detector, run_overrides(args))
     result = run_experiment(config, progress=not args.no_progress, device=args.device, use_cache=not args.no_cache,
                             resume=args.resume)
-    headline = {k: v for k, v in result.metrics.items() if k in ("mre_mm", "sdr_2mm", "sdr_4mm", "dice", "hd95_mm")}
     print(f"run {result.run_id} ({result.task}/{result.aug}/{result.detector}/seed{result.seed}): "
-          + ", ".join(f"{k}={v:.4g}" for k, v in headline.items()), file=sys.stderr)
+          f"{headline(result.metrics)}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.as_json()))
 
@@ -192,14 +202,12 @@ def command_data(args: argparse.Namespace) -> int:
 
 def command_sweep(args: argparse.Namespace) -> None:
     from benchmark.config import parse_value
-    from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
     from benchmark.sweep.objective import SweepQuestion
     from benchmark.sweep.storage import default_storage_url
     from benchmark.sweep.worker import run_sweep
     from benchmark.tracking import default_tracking_uri
 
-    for registry, name in ((TASKS, args.task), (AUGMENTATIONS, args.aug), (DETECTORS, args.detector)):
-        registry.entry(name)
+    check_names(args)
     overrides = {key: parse_value(value) for key, value in args.overrides}
     if args.seed is not None:
         overrides["seed"] = args.seed
@@ -213,9 +221,8 @@ def command_sweep(args: argparse.Namespace) -> None:
     states = ", ".join(f"{n} {state.lower()}" for state, n in sorted(outcome.trials_by_state.items()))
     print(f"study {study}: {states}; best validation score {outcome.best_value}", file=sys.stderr)
     if outcome.best_run_id:
-        headline = {k: v for k, v in outcome.best_metrics.items() if k in ("mre_mm", "sdr_2mm", "dice", "hd95_mm")}
-        print(f"best trial re-run on the test split: run {outcome.best_run_id}: "
-              + ", ".join(f"{k}={v:.4g}" for k, v in headline.items()), file=sys.stderr)
+        print(f"best trial re-run on the test split: run {outcome.best_run_id}: {headline(outcome.best_metrics)}",
+              file=sys.stderr)
     if args.json:
         print(json.dumps(outcome.as_json()))
 
