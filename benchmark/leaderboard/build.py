@@ -61,16 +61,15 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     columns, primary, per_image_column = metric_columns(runs)
     columns += [c for c in GENERATOR_COLUMNS if f"metrics.{c.metric}" in runs and runs[f"metrics.{c.metric}"].notna().any()]
 
-    instances = []
-    per_image: dict[str, pd.Series] = {}
     landmarks = per_image_column == "error_mm"
     wanted = ["image_id", "landmark", "error_mm"] if landmarks else ["image_id", "dice"]
+    frames, per_image = [], {}
     for run in runs.itertuples():
         frame = read_predictions(run.run_id, run.artifact_uri, wanted, tracking_uri)
-        frame = frame.assign(fold=run.fold, train_size=run.train_size, aug=run.aug, detector=run.detector)
-        instances.append(frame)
-        per_image[run.run_id] = frame.groupby(["fold", "image_id"], dropna=False)[per_image_column].mean()
-    instances = pd.concat(instances, ignore_index=True)
+        values = frame.groupby("image_id", sort=False)[per_image_column].mean()
+        values.index = pd.MultiIndex.from_product([[run.fold], values.index], names=["fold", "image_id"])
+        per_image[run.run_id] = values
+        frames.append(frame)
 
     table = aggregate(runs, [c.metric for c in columns])
     tests = paired_tests(runs, per_image, baseline)
@@ -91,7 +90,9 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     if with_figures:
         figure_dir = out_dir / "figures"
         figure_dir.mkdir(exist_ok=True)
-        instances["train_size"] = instances["train_size"].astype(str)
+        instances = pd.concat(frames, keys=range(len(frames)), names=["run", None]).reset_index(level=0)
+        for column in ("train_size", "aug"):
+            instances[column] = runs[column].astype(str).to_numpy()[instances["run"].to_numpy()]
         if landmarks:
             figure_paths = [figures.sdr_curve(instances, figure_dir / f"{task}_sdr.png"),
                             figures.landmark_boxes(instances, figure_dir / f"{task}_landmark_errors.png")]
