@@ -39,7 +39,8 @@ def parse_value(text: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"cannot parse override value {text!r}: {error}") from None
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "not YAML"
+        raise ConfigError(f"cannot parse override value {text!r}: {reason}") from None
 
 
 def set_dotted(config: dict[str, Any], dotted: str, value: Any) -> None:

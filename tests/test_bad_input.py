@@ -62,12 +62,17 @@ def test_verify_summarises_a_good_isbi_set(capsys, isbi):
     assert report["ok"] and report["summary"]["labelled images"] == 8 and report["problems"] == []
 
 
-def test_verify_reports_empty_masks_as_warnings(capsys, canal, tmp_path):
+def test_an_empty_mask_names_the_mask(capsys, canal, tmp_path):
     root = copy(canal, tmp_path, "empty-mask")
     mask = root / "masks" / "scan03.png"
     skimage.io.imsave(mask, np.zeros_like(skimage.io.imread(mask)), check_contrast=False)
     code, out, _ = verify(capsys, "canal", root)
-    assert code == 0 and "warning: 1 empty mask(s): scan03" in out and "mask foreground" in out
+    assert code == 2 and "scan03.png: mask is empty" in out, out
+
+
+def test_verify_reports_mask_coverage(capsys, canal):
+    code, out, _ = verify(capsys, "canal", canal)
+    assert code == 0 and "mask foreground (%)" in out and "warning" not in out
 
 
 # --- corrupt files -------------------------------------------------------------------------------------------

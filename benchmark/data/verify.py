@@ -4,7 +4,8 @@ mask coverage, what was skipped, and the problems found.
 
 A problem that stops loading (an unreadable image, a bad annotation line, a missing split file) is
 reported as the loader's one-line error and makes the check fail; findings that do not stop a run but
-deserve a look (empty masks, landmarks on the image border) are listed as warnings.
+deserve a look (landmarks on the image border, masks that vanish at the working size) are listed as
+warnings.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def describe(images: ImageSet) -> tuple[dict[str, Any], list[str]]:
         summary["mask foreground (%)"] = f"{100 * coverage.min():.3g} .. {100 * coverage.max():.3g} (mean {100 * coverage.mean():.3g})"
         empty = [i for i, c in zip(images.ids, coverage) if c == 0]
         if empty:
-            warnings.append(f"{len(empty)} empty mask(s): {', '.join(empty[:5])}{' ...' if len(empty) > 5 else ''}")
+            warnings.append(f"{len(empty)} mask(s) empty at the working size (the structure is thinner than a "
+                            f"working pixel): {', '.join(empty[:5])}{' ...' if len(empty) > 5 else ''}")
     return summary, warnings
 
 

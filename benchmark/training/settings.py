@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from benchmark.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class TrainSettings:
@@ -29,6 +31,23 @@ class TrainSettings:
     amp: Literal["auto", "bf16", "off"] = "auto"
     num_threads: int = 0
     checkpoint_every: int = 1
+
+    def __post_init__(self) -> None:
+        positive = ("epochs", "samples_per_epoch", "batch_size", "eval_batch_size", "checkpoint_every")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"train.{name} must be an integer >= 1, got {value!r}")
+        for name in ("warmup_epochs", "patience", "num_threads"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"train.{name} must be an integer >= 0, got {value!r}")
+        if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not 0 <= self.lr < 10:
+            raise ConfigError(f"train.lr must be a number in [0, 10), got {self.lr!r}")
+        if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
+            raise ConfigError(f"train.weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        if self.amp not in ("auto", "bf16", "off"):
+            raise ConfigError(f"train.amp must be auto, bf16 or off, got {self.amp!r}")
 
     @property
     def steps_per_epoch(self) -> int:

@@ -6,7 +6,8 @@
     dataset.json              optional  {"pixel_spacing_mm": 0.1}
     splits.json               optional  {"folds": [{"train": [names], "test": [names]}, ...]}
 
-Every image needs a mask and every mask an image; masks should be stored lossless (PNG, BMP, TIFF),
+Every image needs a mask and every mask an image, and no mask may be empty (an image without a label
+belongs in ``unlabelled/``); masks should be stored lossless (PNG, BMP, TIFF),
 since any grey value above 0 counts as foreground. Spacing (mm per original pixel) is that of
 ``dataset.json``, or 0.1 mm without it (the recorded ``mm_rule`` says which). Folds follow the landmark
 folder's rules (:func:`tasks.formats.landmark_folder.read_folds`).
@@ -66,6 +67,9 @@ def read_segmentation_folder(settings: DataSettings) -> LabelledPool:
                 f"{images_found[image_id].name} is {image.shape[1]} x {image.shape[0]}",
             )
         images[k] = resize_image(image, settings.image_size)
+        if not mask.any():
+            raise DataError(masks_found[image_id], "mask is empty (no foreground pixel); an image without "
+                            f"a label belongs in {root / 'unlabelled'}")
         masks[k] = resize_mask(mask, settings.image_size)
         shapes.append((image.shape[0], image.shape[1]))
     return LabelledPool(
