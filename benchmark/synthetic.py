@@ -23,7 +23,9 @@ from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticS
 from benchmark.data.cache import ArrayCache, cache_key
 from benchmark.data.imageset import ImageSet
 
-CACHE_VERSION = 2
+# Raised whenever a generator's output changes for the same settings, so stale cached sets are not
+# reused: 3 = DDIM sampling with the noise re-derived from the clipped x0 estimate.
+CACHE_VERSION = 3
 
 
 def compose(real: ImageSet, synthetic: SyntheticSet | None, settings: CompositionSettings,

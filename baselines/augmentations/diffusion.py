@@ -16,7 +16,8 @@ Sampling starts from ``x_T ~ N(0, I)``. The ancestral DDPM sampler visits all ``
     x0_hat = (x_t - sqrt(1 - abar_t) eps_theta) / sqrt(abar_t),
     x_s    = sqrt(abar_s) x0_hat + sqrt(1 - abar_s) eps_theta,
 
-so the network runs ``k`` times per batch instead of ``T``. Both clip ``x0_hat`` to [-1, 1].
+so the network runs ``k`` times per batch instead of ``T``. Both clip ``x0_hat`` to [-1, 1]; DDIM then
+re-derives ``eps`` from the clipped ``x0_hat`` so that both terms of the update agree.
 """
 
 from __future__ import annotations
@@ -104,7 +105,12 @@ def sample_ddpm(model: UNet2DModel, scheduler: DDPMScheduler, n: int, shape: tup
     """``n`` samples of ``shape`` (C, H, W) as a float32 (n, C, H, W) array in [-1, 1].
 
     ``sampler="ddpm"`` runs the full ancestral schedule (``T`` network calls per batch), ``"ddim"`` the
-    deterministic DDIM update (eta 0) on ``ddim_steps`` evenly spaced timesteps. All randomness (the
+    deterministic DDIM update (eta 0) on ``ddim_steps`` evenly spaced timesteps, with the noise estimate
+    re-derived from the clipped ``x0_hat`` (diffusers' ``use_clipped_model_output``): with the raw
+    network output beside a clipped ``x0_hat`` the two terms of the update disagree and, for a model
+    that has not converged, the samples collapse towards the data mean (a DDPM trained on one image
+    sampled grey noise with 20 DDIM steps: mean |error| 0.87 against 0.40 with the re-derived noise and
+    0.21 with the full ancestral sampler). All randomness (the
     initial noise and the ancestral noise) comes from one CPU generator seeded with ``seed``, so a seed
     gives the same samples for the same model and device.
     """
@@ -124,7 +130,10 @@ def sample_ddpm(model: UNet2DModel, scheduler: DDPMScheduler, n: int, shape: tup
         for t in stepper.timesteps:
             with autocast(device, amp):
                 eps = model(x, t.to(device)).sample.float()
-            step = stepper.step(eps, t, x, generator=generator) if sampler == "ddpm" else stepper.step(eps, t, x, eta=0.0)
+            if sampler == "ddpm":
+                step = stepper.step(eps, t, x, generator=generator)
+            else:  # eps re-derived from the clipped x0_hat, else the update drifts to the mean (see docstring)
+                step = stepper.step(eps, t, x, eta=0.0, use_clipped_model_output=True)
             x = step.prev_sample
         out.append(x.clamp(-1, 1).float().cpu().numpy())
     return np.concatenate(out).astype(np.float32)
