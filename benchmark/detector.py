@@ -18,7 +18,7 @@ import torch
 from benchmark.augmentation import Augmentation
 from benchmark.data.imageset import ImageSet
 from benchmark.protocol import Protocol
-from benchmark.training.loop import History
+from benchmark.training.loop import History, fit
 from benchmark.training.settings import TrainSettings
 
 
@@ -42,6 +42,13 @@ class FitContext:
     on_epoch: Callable[[int, dict[str, float]], None] | None = None
     resume: bool = False
     progress: bool = True
+
+
+def train_in_context(trainable, train: ImageSet, val: ImageSet, context: FitContext) -> History:
+    """Run :func:`benchmark.training.loop.fit` on ``trainable`` with everything ``context`` carries."""
+    return fit(trainable, train, val, context.settings, augmentation=context.augmentation, seed=context.seed,
+               device=context.device, checkpoint_dir=context.checkpoint_dir, on_epoch=context.on_epoch,
+               resume=context.resume, progress=context.progress)
 
 
 class Detector(ABC):

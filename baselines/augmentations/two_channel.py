@@ -31,6 +31,7 @@ on accepted samples only.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -102,7 +103,7 @@ class TwoChannelSettings:
                               f"set augmentations.{self.method}.image_size")
 
 
-class TwoChannelGenerator(Augmentation):
+class TwoChannelGenerator(Augmentation, ABC):
     """``synthesize`` for generators of two-channel samples: encode the training split, :meth:`fit` the
     generator, :meth:`sample` ``n`` samples, decode their labels. Subclasses implement the two steps."""
 
@@ -112,13 +113,13 @@ class TwoChannelGenerator(Augmentation):
         self.settings = settings
         self.composition = CompositionSettings(settings.composition, settings.n_synthetic, settings.synthetic_ratio)
 
+    @abstractmethod
     def fit(self, data: torch.Tensor, seed: int, device: torch.device) -> dict[str, float]:
         """Train on (N, 2, h, w) samples in [-1, 1] (on the CPU); return final-loss metrics."""
-        raise NotImplementedError
 
+    @abstractmethod
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
         """(n, 2, h, w) float32 samples in [-1, 1] from the fitted generator."""
-        raise NotImplementedError
 
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet:
         s = self.settings

@@ -11,6 +11,8 @@ to the image. Masks: binary cross-entropy + soft Dice on the logits brought to t
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -23,11 +25,11 @@ from baselines.detectors.losses import (
     to_output_grid,
 )
 from benchmark.data.imageset import ImageSet
-from benchmark.detector import Detector, FitContext, Prediction
+from benchmark.detector import Detector, FitContext, Prediction, train_in_context
 from benchmark.heatmaps import decode_heatmaps
 from benchmark.training.batch import Batch, batch_from
 from benchmark.training.device import autocast
-from benchmark.training.loop import History, fit
+from benchmark.training.loop import History
 from benchmark.validation import validation_score
 
 
@@ -45,9 +47,9 @@ class DenseDetector(Detector):
         self.eval_batch_size = 32
         self.amp = "auto"
 
+    @abstractmethod
     def build_network(self, out_channels: int) -> torch.nn.Module:
         """A randomly initialised network with an ``output_stride`` attribute."""
-        raise NotImplementedError
 
     def full_resolution(self, logits: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
         """Mask logits at the working size: bilinear upsampling of the stride-``s`` logits."""
@@ -73,9 +75,7 @@ class DenseDetector(Detector):
         self.model = self.build_network(1 if self.segmentation else train.num_landmarks)
         self.device, self.eval_batch_size = context.device, context.settings.eval_batch_size
         self.amp = context.settings.amp
-        return fit(self, train, val, context.settings, augmentation=context.augmentation, seed=context.seed,
-                   device=context.device, checkpoint_dir=context.checkpoint_dir, on_epoch=context.on_epoch,
-                   resume=context.resume, progress=context.progress)
+        return train_in_context(self, train, val, context)
 
     @torch.inference_mode()
     def predict(self, images: ImageSet) -> Prediction:

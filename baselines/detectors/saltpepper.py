@@ -84,12 +84,12 @@ from baselines.augmentations.diffusion import build_unet
 from baselines.detectors.losses import from_output_grid, spatial_cross_entropy, to_output_grid
 from benchmark.config import build
 from benchmark.data.imageset import ImageSet
-from benchmark.detector import Detector, FitContext, Prediction
+from benchmark.detector import Detector, FitContext, Prediction, train_in_context
 from benchmark.errors import ConfigError
 from benchmark.registry import DETECTORS
 from benchmark.training.batch import Batch, batch_from
 from benchmark.training.device import autocast
-from benchmark.training.loop import History, fit
+from benchmark.training.loop import History
 from benchmark.validation import validation_score
 
 WHAT = "saltpepper"
@@ -329,9 +329,7 @@ class SaltPepperDetector(Detector):
                                 s.block_out_channels, s.layers_per_block, s.attention_levels)
         self.device, self.eval_batch_size, self.amp = context.device, context.settings.eval_batch_size, context.settings.amp
         self.seed = context.seed
-        return fit(self, train, val, context.settings, augmentation=context.augmentation, seed=context.seed,
-                   device=context.device, checkpoint_dir=context.checkpoint_dir, on_epoch=context.on_epoch,
-                   resume=context.resume, progress=context.progress)
+        return train_in_context(self, train, val, context)
 
     @torch.inference_mode()
     def sample_heatmaps(self, images: torch.Tensor, generator: torch.Generator, inference: str) -> torch.Tensor:
