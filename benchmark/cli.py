@@ -19,7 +19,7 @@ import signal
 import sys
 from typing import Any, Sequence
 
-from benchmark.errors import BenchmarkError
+from benchmark.errors import BenchmarkError, ConfigError
 
 
 def image_size(text: str) -> list[int]:
@@ -119,6 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--experiment", help="only runs of this MLflow experiment (default: all)")
     board.add_argument("--out", default="leaderboards", help="output folder (default: %(default)s)")
     board.add_argument("--no-figures", action="store_true", help="tables only")
+    perf = commands.add_parser("perf", help="measured throughput of every model, the data pipeline and the samplers")
+    perf.add_argument("--task", default="hand", help="task whose data and sizes are used (default: %(default)s)")
+    perf.add_argument("--profile", default="default", help="profile whose model sizes are measured (default: %(default)s)")
+    perf.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    perf.add_argument("--steps", type=int, default=10, help="timed steps per measurement (default: %(default)s)")
+    perf.add_argument("--warmup", type=int, default=3, help="untimed steps first (default: %(default)s)")
+    perf.add_argument("--only", nargs="+", metavar="NAME",
+                      help="measure only these: detector or generator names, pipeline, samplers")
+    perf.add_argument("--sampler-images", type=int, default=4,
+                      help="images sampled with each ddpm sampler (default: %(default)s)")
+    perf.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    perf.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -259,6 +271,22 @@ def command_ablate(args: argparse.Namespace) -> None:
         raise AblationFailed(f"{args.spec}: {len(outcome.failed)} run(s) failed: " + "; ".join(outcome.failed))
 
 
+def command_perf(args: argparse.Namespace) -> None:
+    from benchmark.perf.report import DETECTOR_NAMES, GENERATOR_NAMES, run_perf
+    from benchmark.registry import TASKS
+
+    TASKS.entry(args.task)
+    known = (*DETECTOR_NAMES, *GENERATOR_NAMES, "pipeline", "samplers")
+    for name in args.only or []:
+        if name not in known:
+            raise ConfigError(f"--only: unknown name {name!r}; choose from {', '.join(known)}")
+    if args.steps < 1 or args.warmup < 1 or args.sampler_images < 1:
+        raise ConfigError("--steps, --warmup and --sampler-images must be >= 1")
+    report = run_perf(args.task, args.profile, args.device, args.steps, args.warmup, args.only, args.sampler_images,
+                      progress=not args.no_progress)
+    print(json.dumps(report.as_json(), indent=2) if args.json else report.table())
+
+
 class AblationFailed(BenchmarkError):
     """Some cells of an ablation failed; the others were run and tracked."""
 
@@ -276,7 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         commands = {"list": command_list, "run": command_run, "data": command_data, "sweep": command_sweep,
-                    "ablate": command_ablate, "leaderboard": command_leaderboard}
+                    "ablate": command_ablate, "leaderboard": command_leaderboard,
+                    "perf": command_perf}
         return commands[args.command](args) or 0
     except BenchmarkError as error:
         print(f"error: {error}", file=sys.stderr)

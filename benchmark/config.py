@@ -93,8 +93,10 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 # What a run varies over without changing the method or the protocol: repetitions (seed, fold), the
-# training-set size (a leaderboard axis of its own), where it is logged, and how many threads it used.
-REPETITION_KEYS = ("seed", "fold", "train_size", "tracking", "train.num_threads")
+# training-set size (a leaderboard axis of its own), where it is logged, and how it executed (threads,
+# memory layout, compilation).
+REPETITION_KEYS = ("seed", "fold", "train_size", "tracking", "train.num_threads", "train.channels_last",
+                   "train.compile")
 
 
 def variant_digest(config: dict[str, Any]) -> str:

@@ -59,6 +59,11 @@ class Detector(ABC):
     kinds: frozenset[str] = frozenset()
     trains: bool = True
 
+    def setup(self, train: ImageSet, context: FitContext) -> None:
+        """Build the untrained network for ``train`` (its landmark count, size) so that :meth:`fit`, or
+        ``benchmark perf`` step by step, can train it; detectors that train override this."""
+        raise TypeError(f"{self.name} has no network to set up")
+
     @abstractmethod
     def fit(self, train: ImageSet, val: ImageSet, context: FitContext) -> History | None:
         """Learn from ``train``; select the model on ``val`` (never the test split)."""

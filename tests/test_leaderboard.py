@@ -44,11 +44,12 @@ def test_aggregate_gives_mean_and_sample_sd_per_group():
 
 
 def test_paired_tests_average_seeds_per_image_and_pair_only_shared_images():
-    index = pd.MultiIndex.from_product([["1"], [f"i{k}" for k in range(10)]])
-    base = pd.Series(np.linspace(2, 3, 10), index=index)
+    base = np.linspace(2, 3, 10)
     runs = pd.DataFrame({"run_id": ["a", "b", "c", "d"], "detector": "heatmap", "train_size": "10",
                          "aug": ["none", "ddpm", "ddpm", "classic"]})
-    per_image = {"a": base, "b": base - 0.5, "c": base - 0.7, "d": (base + 0.01 * np.arange(10))[:6]}
+    values = {"a": base, "b": base - 0.5, "c": base - 0.7, "d": (base + 0.01 * np.arange(10))[:6]}
+    per_image = pd.concat([pd.DataFrame({"run_id": run, "fold": "1", "image_id": [f"i{k}" for k in range(len(v))],
+                                         "value": v}) for run, v in values.items()])
     tests = paired_tests(runs, per_image).set_index("aug")
     assert tests.loc["ddpm", "n_pairs"] == 10 and tests.loc["ddpm", "median_difference"] == pytest.approx(-0.6)
     assert tests.loc["classic", "n_pairs"] == 6
@@ -206,3 +207,21 @@ def test_a_moved_sqlite_store_still_finds_its_artifacts(tmp_path):
     board = build_leaderboard(f"sqlite:///{Path(moved) / 'mlflow.db'}", "hand", tmp_path / "board", profile="smoke",
                               with_figures=False)
     assert board.table["n_runs"].tolist() == [2] and board.table["mre_mm_mean"].tolist() == [3.0]
+
+
+def test_box_statistics_match_matplotlib_boxplot_stats():
+    from matplotlib.cbook import boxplot_stats
+
+    from benchmark.leaderboard.figures import box_statistics
+
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 5, 4000)
+    codes[codes == 4] = 3  # group 4 stays empty
+    values = rng.gamma(2.0, 1.0, 4000)
+    values[:3] = [40.0, 55.0, 0.0]  # outliers beyond the whiskers
+    stats = box_statistics(codes, values, 5)
+    assert stats["count"][4] == 0 and stats["count"].sum() == 4000
+    for group in range(4):
+        expected = boxplot_stats(values[codes == group])[0]
+        for key in ("q1", "med", "q3", "whislo", "whishi"):
+            assert stats[key][group] == pytest.approx(expected[key]), key

@@ -8,6 +8,7 @@ from baselines.augmentations.classic import create as classic
 from baselines.detectors.heatmap import HeatmapDetector, HeatmapSettings
 from benchmark.data.imageset import ImageSet
 from benchmark.detector import FitContext
+from benchmark.errors import ConfigError
 from benchmark.protocol import Protocol
 from benchmark.training.device import seed_everything
 from benchmark.training.loop import batch_schedule, lr_factor
@@ -29,11 +30,11 @@ def blobs(n: int, seed: int) -> ImageSet:
                     original_size=np.full((n, 2), 32), landmarks=landmarks)
 
 
-def train(tmp_path, epochs=3, resume=False, stop_at=None, patience=0, lr=2e-3, corrupt=False):
+def train(tmp_path, epochs=3, resume=False, stop_at=None, patience=0, lr=2e-3, corrupt=False, **execution):
     seed_everything(0, torch.device("cpu"))
     detector = HeatmapDetector(HeatmapSettings(encoder="resnet10t", decoder_channels=[16, 16, 8, 8, 8], sigma=1.5))
     settings = TrainSettings(epochs=epochs, samples_per_epoch=8, batch_size=4, eval_batch_size=8, lr=lr,
-                             warmup_epochs=1, patience=patience)
+                             warmup_epochs=1, patience=patience, **execution)
 
     def on_epoch(epoch, metrics):
         if stop_at is not None and epoch == stop_at:
@@ -95,3 +96,20 @@ def test_learning_rate_warms_up_then_decays_to_zero():
     assert lr_factor(3, 4, 20) == pytest.approx(1.0)
     assert lr_factor(12, 4, 20) == pytest.approx(0.5)
     assert lr_factor(20, 4, 20) == pytest.approx(0.0)
+
+
+def test_channels_last_trains_the_same_model(tmp_path):
+    default, history = train(tmp_path / "a")
+    nhwc, history_nhwc = train(tmp_path / "b", channels_last=True)
+    conv = next(p for p in nhwc.model.parameters() if p.ndim == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert np.allclose([m["train_loss"] for m in history.epoch_metrics],
+                       [m["train_loss"] for m in history_nhwc.epoch_metrics], rtol=1e-3)
+    # NHWC kernels sum in another order: the same training up to float rounding, not bit for bit
+    assert (weights(default) - weights(nhwc)).norm() < 1e-2 * weights(default).norm()
+
+
+@pytest.mark.parametrize("field", ["channels_last", "compile"])
+def test_execution_switches_must_be_booleans(field):
+    with pytest.raises(ConfigError, match=f"train.{field} must be true or false"):
+        TrainSettings(**{field: "yes"})

@@ -95,6 +95,22 @@ class Discriminator(nn.Module):
         return self.body(x)[:, 0]
 
 
+def hinge_step(generator: Generator, discriminator: Discriminator, opt_g: torch.optim.Optimizer,
+               opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One discriminator step on ``relu(1 - D(real)) + relu(1 + D(G(z)))`` then one generator step on
+    ``-D(G(z))`` (hinge loss); returns both losses."""
+    fake = generator(z)
+    loss_d = F.relu(1 - discriminator(real)).mean() + F.relu(1 + discriminator(fake.detach())).mean()
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    loss_g = -discriminator(fake).mean()
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return loss_d, loss_g
+
+
 class GANAugmentation(TwoChannelGenerator):
     name = "gan"
     settings: GANSettings
@@ -110,15 +126,8 @@ class GANAugmentation(TwoChannelGenerator):
         opt_d = torch.optim.Adam(discriminator.parameters(), lr=s.lr_d, betas=s.betas)
         for index in batch_indices(len(data), s.batch_size, s.train_steps, torch.Generator().manual_seed(seed)):
             real = data[index.to(device)]
-            fake = self.generator(torch.randn((len(real), s.z_dim), generator=self.noise, device=device))
-            loss_d = F.relu(1 - discriminator(real)).mean() + F.relu(1 + discriminator(fake.detach())).mean()
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            loss_g = -discriminator(fake).mean()
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
+            z = torch.randn((len(real), s.z_dim), generator=self.noise, device=device)
+            loss_d, loss_g = hinge_step(self.generator, discriminator, opt_g, opt_d, real, z)
         return {"generator_final_loss_d": loss_d.item(), "generator_final_loss_g": loss_g.item()}
 
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:

@@ -70,11 +70,14 @@ class DenseDetector(Detector):
         return validation_score(val, self.predict(val))
 
     # --- the Detector contract ----------------------------------------------------------------
-    def fit(self, train: ImageSet, val: ImageSet, context: FitContext) -> History:
+    def setup(self, train: ImageSet, context: FitContext) -> None:
         self.segmentation = train.landmarks is None
         self.model = self.build_network(1 if self.segmentation else train.num_landmarks)
         self.device, self.eval_batch_size = context.device, context.settings.eval_batch_size
         self.amp = context.settings.amp
+
+    def fit(self, train: ImageSet, val: ImageSet, context: FitContext) -> History:
+        self.setup(train, context)
         return train_in_context(self, train, val, context)
 
     @torch.inference_mode()

@@ -313,7 +313,7 @@ class SaltPepperDetector(Detector):
         return validation_score(val, self.predict(val, n_samples=self.settings.val_n_samples))
 
     # --- the Detector contract --------------------------------------------------------------------
-    def fit(self, train: ImageSet, val: ImageSet, context: FitContext) -> History:
+    def setup(self, train: ImageSet, context: FitContext) -> None:
         if train.landmarks is None:
             raise ConfigError(f"{WHAT} detects landmarks only; the training set has no landmarks")
         s = self.settings
@@ -329,6 +329,9 @@ class SaltPepperDetector(Detector):
                                 s.block_out_channels, s.layers_per_block, s.attention_levels)
         self.device, self.eval_batch_size, self.amp = context.device, context.settings.eval_batch_size, context.settings.amp
         self.seed = context.seed
+
+    def fit(self, train: ImageSet, val: ImageSet, context: FitContext) -> History:
+        self.setup(train, context)
         return train_in_context(self, train, val, context)
 
     @torch.inference_mode()

@@ -17,7 +17,7 @@ import pandas as pd
 
 from benchmark.errors import BenchmarkError
 from benchmark.leaderboard import figures
-from benchmark.leaderboard.collect import leaderboard_runs, read_predictions
+from benchmark.leaderboard.collect import leaderboard_runs, read_instances
 from benchmark.leaderboard.render import Column, display_rows, latex, markdown
 from benchmark.leaderboard.stats import aggregate, paired_tests
 
@@ -63,13 +63,11 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
 
     landmarks = per_image_column == "error_mm"
     wanted = ["image_id", "landmark", "error_mm"] if landmarks else ["image_id", "dice"]
-    frames, per_image = [], {}
-    for run in runs.itertuples():
-        frame = read_predictions(run.run_id, run.artifact_uri, wanted, tracking_uri)
-        values = frame.groupby("image_id", sort=False)[per_image_column].mean()
-        values.index = pd.MultiIndex.from_product([[run.fold], values.index], names=["fold", "image_id"])
-        per_image[run.run_id] = values
-        frames.append(frame)
+    instances = read_instances(runs, wanted, tracking_uri)
+    per_image = (instances.groupby(["run", "image_id"], observed=True, sort=False)[per_image_column].mean()
+                 .rename("value").reset_index())
+    per_image["run_id"] = runs["run_id"].to_numpy()[per_image["run"].to_numpy()]
+    per_image["fold"] = runs["fold"].astype(str).to_numpy()[per_image["run"].to_numpy()]
 
     table = aggregate(runs, [c.metric for c in columns])
     tests = paired_tests(runs, per_image, baseline)
@@ -90,9 +88,9 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     if with_figures:
         figure_dir = out_dir / "figures"
         figure_dir.mkdir(exist_ok=True)
-        instances = pd.concat(frames, keys=range(len(frames)), names=["run", None]).reset_index(level=0)
         for column in ("train_size", "aug"):
-            instances[column] = runs[column].astype(str).to_numpy()[instances["run"].to_numpy()]
+            labels = pd.Categorical(runs[column].astype(str))
+            instances[column] = pd.Categorical.from_codes(labels.codes[instances["run"].to_numpy()], labels.categories)
         if landmarks:
             figure_paths = [figures.sdr_curve(instances, figure_dir / f"{task}_sdr.png"),
                             figures.landmark_boxes(instances, figure_dir / f"{task}_landmark_errors.png")]

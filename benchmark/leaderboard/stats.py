@@ -55,23 +55,24 @@ def wilcoxon_p(differences: np.ndarray) -> float:
     return float(wilcoxon(differences, zero_method="wilcox", alternative="two-sided").pvalue)
 
 
-def paired_tests(runs: pd.DataFrame, per_image: dict[str, pd.Series], baseline: str = "none") -> pd.DataFrame:
+def paired_tests(runs: pd.DataFrame, per_image: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
     """Each non-baseline aug against ``baseline`` within its (detector, train_size) group.
 
-    ``per_image`` maps run ids to a Series of per-image values indexed by (fold, image_id). Returns one row
-    per comparison: the group and aug, ``n_pairs``, ``median_difference`` (method - baseline), ``p`` and
-    the Holm-adjusted ``p_holm``; groups without baseline runs are left out."""
+    ``per_image`` has one row per run and test image: ``run_id``, ``fold``, ``image_id`` and ``value``.
+    Returns one row per comparison: the group and aug, ``n_pairs``, ``median_difference`` (method -
+    baseline), ``p`` and the Holm-adjusted ``p_holm``; groups without baseline runs are left out."""
+    keyed = per_image.merge(runs[["run_id", *GROUP]], on="run_id")
+    means = keyed.groupby([*GROUP, "fold", "image_id"], observed=True, sort=True)["value"].mean()
     rows = []
-    for (detector, train_size), group in runs.groupby(["detector", "train_size"], sort=True):
-        means = {aug: pd.concat([per_image[r] for r in runs_of["run_id"]], axis=1).mean(axis=1)
-                 for aug, runs_of in group.groupby("aug")}
-        if baseline not in means:
+    for (detector, train_size), group in means.groupby(level=["detector", "train_size"], sort=True):
+        by_aug = {aug: values.droplevel(GROUP) for aug, values in group.groupby(level="aug")}
+        if baseline not in by_aug:
             continue
         comparisons = []
-        for aug, values in sorted(means.items()):
+        for aug, values in sorted(by_aug.items()):
             if aug == baseline:
                 continue
-            paired = pd.concat([values, means[baseline]], axis=1, join="inner").dropna()
+            paired = pd.concat([values, by_aug[baseline]], axis=1, join="inner").dropna()
             if paired.empty:
                 continue  # scored on different test images: nothing to pair
             differences = (paired.iloc[:, 0] - paired.iloc[:, 1]).to_numpy()

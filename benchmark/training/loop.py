@@ -62,6 +62,44 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+def prepare_model(model: torch.nn.Module, settings: TrainSettings, device: torch.device) -> torch.nn.Module:
+    """Move ``model`` to ``device`` and apply ``channels_last`` and ``compile`` (in place, so the state
+    dict keeps its keys and checkpoints stay loadable without compilation)."""
+    model.to(device)
+    if settings.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if settings.compile:
+        model.compile()
+    return model
+
+
+def optimiser_and_schedule(model: torch.nn.Module, settings: TrainSettings):
+    """AdamW and the per-step warm-up + cosine learning-rate schedule of the module docstring."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    total = settings.epochs * settings.steps_per_epoch
+    warmup = settings.warmup_epochs * settings.steps_per_epoch
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, total))
+
+
+def train_steps(trainable: Trainable, train: ImageSet, schedule: np.ndarray, augmentation: Augmentation,
+                optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+                generator: torch.Generator, device: torch.device, amp: str) -> list[torch.Tensor]:
+    """One optimiser step per row of ``schedule`` (batch indices into ``train``): assemble the batch,
+    augment it, compute the loss under autocast, step. Returns the detached losses; nothing here waits
+    for the device (no ``.item()``), so a GPU never idles on the host."""
+    losses = []
+    for index in schedule:
+        batch = augmentation.transform(batch_from(train, index), generator).to(device)
+        with autocast(device, amp):
+            loss = trainable.training_loss(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.detach())
+    return losses
+
+
 def _save_atomic(state: dict, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -83,11 +121,8 @@ def fit(
     progress: bool = True,
 ) -> History:
     """Train ``trainable.model`` in place and leave the best validation epoch's weights loaded."""
-    model = trainable.model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    total = settings.epochs * settings.steps_per_epoch
-    warmup = settings.warmup_epochs * settings.steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, total))
+    model = prepare_model(trainable.model, settings, device)
+    optimizer, scheduler = optimiser_and_schedule(model, settings)
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     history, best_state, start_epoch = History(), None, 0
@@ -106,16 +141,8 @@ def fit(
                initial=start_epoch, total=settings.epochs, leave=False)
     for epoch in bar:
         model.train()
-        losses = []
-        for index in batch_schedule(len(train), settings, rng):
-            batch = augmentation.transform(batch_from(train, index), generator).to(device)
-            with autocast(device, settings.amp):
-                loss = trainable.training_loss(batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss.detach())
+        losses = train_steps(trainable, train, batch_schedule(len(train), settings, rng), augmentation,
+                             optimizer, scheduler, generator, device, settings.amp)
         train_loss = float(torch.stack(losses).mean())
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} at epoch {epoch}")

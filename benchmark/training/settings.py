@@ -18,6 +18,9 @@ class TrainSettings:
     Early stopping ends training after ``patience`` epochs without a better validation score
     (0 disables it); the best epoch's weights are restored at the end. ``amp='auto'`` uses bf16
     autocast on a GPU and float32 on the CPU. ``num_threads=0`` keeps torch's default.
+    ``channels_last`` stores the network's weights (and so its activations) NHWC, which tensor-core
+    convolutions on a GPU prefer; ``compile`` runs ``torch.compile`` on the network in place (first steps
+    are slow while it compiles; needs a C compiler on the CPU).
     """
 
     epochs: int = 30
@@ -31,6 +34,8 @@ class TrainSettings:
     amp: Literal["auto", "bf16", "off"] = "auto"
     num_threads: int = 0
     checkpoint_every: int = 1
+    channels_last: bool = False
+    compile: bool = False
 
     def __post_init__(self) -> None:
         positive = ("epochs", "samples_per_epoch", "batch_size", "eval_batch_size", "checkpoint_every")
@@ -46,6 +51,9 @@ class TrainSettings:
             raise ConfigError(f"train.lr must be a number in [0, 10), got {self.lr!r}")
         if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
             raise ConfigError(f"train.weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        for name in ("channels_last", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"train.{name} must be true or false, got {getattr(self, name)!r}")
         if self.amp not in ("auto", "bf16", "off"):
             raise ConfigError(f"train.amp must be auto, bf16 or off, got {self.amp!r}")
 

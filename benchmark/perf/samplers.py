@@ -1,0 +1,28 @@
+"""DDPM sampling with the full ancestral schedule (``T`` network calls per batch) and with the fast
+DDIM sampler (``ddim_steps`` calls), on the ``ddpm`` generator's U-Net at its profile size. Speed does
+not depend on the weights, so the network is untrained; sample quality of the two samplers (acceptance,
+downstream MRE) comes from ``benchmark run --aug ddpm --set augmentations.ddpm.sampler=...``."""
+
+from __future__ import annotations
+
+import torch
+
+from baselines.augmentations.diffusion import build_unet, linear_scheduler, sample_ddpm
+from benchmark.perf.timing import rate
+from benchmark.registry import AUGMENTATIONS
+
+
+def sampler_rates(params: dict, image_size: tuple[int, int], n_images: int, device: torch.device) -> dict[str, float]:
+    """Images per second of both samplers on ``n_images`` samples (one batch)."""
+    s = AUGMENTATIONS.create("ddpm", **params).settings
+    size = tuple(s.image_size or image_size)
+    torch.manual_seed(0)
+    model = build_unet(size, 2, 2, s.block_out_channels, s.layers_per_block, s.attention_levels)
+    scheduler = linear_scheduler(s.num_train_timesteps)
+
+    def sampled(sampler: str) -> float:
+        return rate(lambda: sample_ddpm(model, scheduler, n_images, (2, *size), sampler, s.ddim_steps, n_images, 0,
+                                        device, s.amp, progress=False), n_images, 1, 0, device, repeats=1)
+
+    return {f"full schedule ({s.num_train_timesteps} steps)": sampled("ddpm"),
+            f"ddim ({s.ddim_steps} steps)": sampled("ddim")}
