@@ -49,9 +49,12 @@ def sdr_curve(errors: pd.DataFrame, path: Path, max_radius: float = 10.0) -> Pat
 def box_statistics(codes: np.ndarray, values: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
     """Tukey box statistics of ``values`` per group ``codes`` (ints in ``[0, n_groups)``): ``count``,
     ``q1``, ``med``, ``q3`` (linear-interpolation quantiles, as ``numpy.quantile``) and the whiskers
-    ``whislo`` / ``whishi``, the most extreme values within 1.5 IQR of the box. One sort of all values,
-    then index arithmetic per group: millions of values take a fraction of a second."""
-    order = np.lexsort((values, codes))
+    ``whislo`` / ``whishi``, the most extreme values within 1.5 IQR of the box. One sort of all values
+    and one radix sort of the group codes, then index arithmetic per group: millions of values take a
+    fraction of a second."""
+    order = np.argsort(values, kind="stable")
+    small = codes.astype(np.int16 if n_groups < 2**15 else np.int64)[order]
+    order = order[np.argsort(small, kind="stable")]  # radix sort of small ints: values sorted within groups
     values, codes = values[order], codes[order]
     count = np.bincount(codes, minlength=n_groups)
     start = np.concatenate([[0], np.cumsum(count)[:-1]])
