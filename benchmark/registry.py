@@ -2,7 +2,8 @@
 
 Names are the public API (``--task hand --aug ddpm --detector heatmap``), as in timm's model registry
 and lm-evaluation-harness. A plug-in registers itself with a decorator in the module that defines it;
-:func:`load_plugins` imports the plug-in packages once so that every name is known.
+each registry imports its own plug-in package once, on first use, so that every name of that kind
+is known (looking up a task does not import the detectors' deep-learning libraries).
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from typing import Callable, Generic, TypeVar
 from benchmark.errors import ConfigError
 
 T = TypeVar("T")
-
-PLUGIN_PACKAGES = ("tasks", "baselines.augmentations", "baselines.detectors")
-
 
 SearchSpace = Callable[..., dict]
 
@@ -37,9 +35,11 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """Named factories of one kind, with "did you mean" errors for unknown names."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, package: str):
         self.kind = kind
+        self.package = package
         self._entries: dict[str, Entry[T]] = {}
+        self._loaded = False
 
     def register(self, name: str, description: str,
                  search_space: SearchSpace | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -52,11 +52,11 @@ class Registry(Generic[T]):
         return decorator
 
     def names(self) -> list[str]:
-        load_plugins()
+        self.load_plugins()
         return sorted(self._entries)
 
     def entry(self, name: str) -> Entry[T]:
-        load_plugins()
+        self.load_plugins()
         if name not in self._entries:
             close = difflib.get_close_matches(name, self._entries, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -70,25 +70,21 @@ class Registry(Generic[T]):
         return {name: self._entries[name].description for name in self.names()}
 
 
-TASKS: Registry = Registry("task")
-AUGMENTATIONS: Registry = Registry("augmentation")
-DETECTORS: Registry = Registry("detector")
+    def load_plugins(self) -> None:
+        """Import every top-level module of :attr:`package`; each registers its names on import.
 
-_loaded = False
-
-
-def load_plugins() -> None:
-    """Import every top-level module of the plug-in packages; each registers its names on import.
-
-    Adding a plug-in is therefore one file with one decorated factory; sub-packages (phantom
-    generators, file-format readers) hold helpers and are not scanned.
-    """
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for package_name in PLUGIN_PACKAGES:
-        package = importlib.import_module(package_name)
+        Adding a plug-in is therefore one file with one decorated factory; sub-packages (phantom
+        generators, file-format readers) hold helpers and are not scanned.
+        """
+        if self._loaded:
+            return
+        self._loaded = True
+        package = importlib.import_module(self.package)
         for module in pkgutil.iter_modules(package.__path__):
             if not module.ispkg and not module.name.startswith("_"):
-                importlib.import_module(f"{package_name}.{module.name}")
+                importlib.import_module(f"{self.package}.{module.name}")
+
+
+TASKS: Registry = Registry("task", "tasks")
+AUGMENTATIONS: Registry = Registry("augmentation", "baselines.augmentations")
+DETECTORS: Registry = Registry("detector", "baselines.detectors")

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 
 from benchmark.errors import ConfigError
@@ -20,7 +23,7 @@ def test_unknown_name_suggests_the_closest_and_lists_all():
 
 
 def test_registering_a_name_twice_is_refused():
-    registry = Registry("thing")
+    registry = Registry("thing", "tasks")
     registry.register("a", "first")(lambda: 1)
     with pytest.raises(ValueError):
         registry.register("a", "second")(lambda: 2)
@@ -31,3 +34,10 @@ def test_create_passes_parameters_to_the_factory():
     assert detector.settings.sigma == 3.5 and detector.settings.encoder == "resnet10t"
     with pytest.raises(ConfigError, match="unknown heatmap detector setting"):
         DETECTORS.create("heatmap", sigmaa=3)
+
+
+def test_looking_up_a_task_imports_no_deep_learning_library():
+    code = ("import sys; from benchmark.registry import TASKS; TASKS.entry('hand'); "
+            "print(sorted(m for m in ('torch', 'diffusers', 'timm', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -46,6 +46,18 @@ def sdr_curve(errors: pd.DataFrame, path: Path, max_radius: float = 10.0) -> Pat
     return path
 
 
+def ordered_codes(column: pd.Series, key) -> tuple[list[str], np.ndarray]:
+    """The distinct values of ``column`` as strings sorted by ``key``, and each row's position in that
+    list; through the categorical codes, never a string per row (figures get millions of rows)."""
+    categorical = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+    categorical = categorical.cat.remove_unused_categories()
+    labels = [str(c) for c in categorical.cat.categories]
+    order = sorted(range(len(labels)), key=lambda i: key(labels[i]))
+    position = np.empty(len(labels), np.int64)
+    position[order] = np.arange(len(labels))
+    return [labels[i] for i in order], position[categorical.cat.codes.to_numpy()]
+
+
 def box_statistics(codes: np.ndarray, values: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
     """Tukey box statistics of ``values`` per group ``codes`` (ints in ``[0, n_groups)``): ``count``,
     ``q1``, ``med``, ``q3`` (linear-interpolation quantiles, as ``numpy.quantile``) and the whiskers
@@ -86,12 +98,10 @@ def landmark_boxes(errors: pd.DataFrame, path: Path) -> Path:
     from matplotlib.collections import LineCollection, PatchCollection
 
     plt, sns = _seaborn()
-    augs = sorted(errors["aug"].astype(str).unique(), key=lambda a: (a != "none", a))
-    sizes = sorted(errors["train_size"].astype(str).unique(), key=lambda s: (s == "all", int(s) if s.isdigit() else 0))
+    augs, aug_code = ordered_codes(errors["aug"], lambda a: (a != "none", a))
+    sizes, size_code = ordered_codes(errors["train_size"], lambda s: (s == "all", int(s) if s.isdigit() else 0))
     landmark_ids = np.sort(errors["landmark"].unique())
     colours = dict(zip(augs, sns.color_palette(n_colors=len(augs))))
-    size_code = pd.Categorical(errors["train_size"].astype(str), categories=sizes).codes.astype(np.int64)
-    aug_code = pd.Categorical(errors["aug"].astype(str), categories=augs).codes.astype(np.int64)
     landmark_code = np.searchsorted(landmark_ids, errors["landmark"].to_numpy())
     n_l, n_a = len(landmark_ids), len(augs)
     codes = (size_code * n_a + aug_code) * n_l + landmark_code
