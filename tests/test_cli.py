@@ -86,6 +86,9 @@ def test_canal_runs_through_the_segmentation_folder(capsys, tracking_uri, tmp_pa
     (["--task", "hand", "--set", "train.lrr=1"], "unknown config key 'train.lrr'"),
     (["--task", "hand", "--fold", "9"], "--fold 9 is out of range"),
     (["--task", "landmarks"], "has no embedded data: pass --data-root"),
+    (["--task", "hand", "--device", "cuda:7"], "--device cuda:7: no such CUDA GPU is visible"),
+    (["--task", "hand", "--device", "tpu"], "--device 'tpu': not a device"),
+    (["--task", "hand", "--device", "meta"], "only cpu and cuda devices are supported"),
 ])
 def test_bad_options_end_with_one_line_and_no_run(capsys, tmp_path, args, expected):
     uri = f"sqlite:///{tmp_path / 'empty.db'}"

@@ -8,11 +8,24 @@ import random
 import numpy as np
 import torch
 
+from benchmark.errors import ConfigError
+
 
 def pick_device(requested: str = "auto") -> torch.device:
+    """``auto``: the first GPU when one is visible, else the CPU; otherwise the named device, which must
+    exist (a missing GPU is a one-line error, not a failure halfway through a run)."""
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise ConfigError(f"--device {requested!r}: not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise ConfigError(f"--device {requested}: no such CUDA GPU is visible on this machine "
+                          f"({torch.cuda.device_count()} found); use --device cpu or auto")
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {requested!r}: only cpu and cuda devices are supported")
+    return device
 
 
 def seed_everything(seed: int, device: torch.device) -> None:
