@@ -225,3 +225,14 @@ def test_box_statistics_match_matplotlib_boxplot_stats():
         expected = boxplot_stats(values[codes == group])[0]
         for key in ("q1", "med", "q3", "whislo", "whishi"):
             assert stats[key][group] == pytest.approx(expected[key]), key
+
+
+def test_equal_means_share_a_rank(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    experiment_id = open_experiment(uri, "hand")
+    client = MlflowClient(uri)
+    errors = np.random.default_rng(1).uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
+    for aug, shift in (("none", 0.0), ("gan", 0.0), ("classic", -1.0)):
+        log_run(client, experiment_id, aug, 0, errors + shift, tmp=tmp_path)
+    table = build_leaderboard(uri, "hand", tmp_path / "out", profile="smoke", with_figures=False).table
+    assert dict(zip(table["aug"], table["rank"])) == {"classic": 1, "gan": 2, "none": 2}

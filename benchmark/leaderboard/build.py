@@ -75,7 +75,9 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     table["baseline"] = baseline
     table["_size"] = table["train_size"].map(train_size_order)
     table = table.sort_values(["detector", "_size", f"{primary.metric}_mean"], ascending=[True, True, primary.lower_is_better])
-    table["rank"] = table.groupby(["detector", "train_size"]).cumcount() + 1
+    # equal means share a rank (competition ranking: 1, 2, 2, 4), so a tie is never shown as an order
+    table["rank"] = (table.groupby(["detector", "train_size"])[f"{primary.metric}_mean"]
+                     .rank(method="min", ascending=primary.lower_is_better).astype(int))
     table = table.drop(columns="_size").reset_index(drop=True)
 
     out_dir.mkdir(parents=True, exist_ok=True)
