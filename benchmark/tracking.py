@@ -87,11 +87,25 @@ def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str], run_id:
         yield run
     except (KeyboardInterrupt, *stop_exceptions) as error:
         reason = "interrupted (KeyboardInterrupt)" if isinstance(error, KeyboardInterrupt) else f"stopped: {error}"
-        mlflow.set_tag("error", reason[:5000])
-        mlflow.end_run("KILLED")
+        end_run("KILLED", reason)
         raise
     except BaseException as error:
-        mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
-        mlflow.end_run("FAILED")
+        end_run("FAILED", f"{type(error).__name__}: {error}")
         raise
     mlflow.end_run("FINISHED")
+
+
+def end_run(status: str, reason: str, attempts: int = 3) -> None:
+    """Tag the active run with ``reason`` and end it with ``status``. A second interrupt while closing
+    (Ctrl-C pressed twice; SIGTERM sent to both a launcher and its child) is absorbed and the closing
+    retried: otherwise the run would be left to MLflow's exit hook, which ends it FINISHED."""
+    import mlflow
+
+    for attempt in range(attempts):
+        try:
+            mlflow.set_tag("error", reason[:5000])
+            mlflow.end_run(status)
+            return
+        except KeyboardInterrupt:
+            if attempt == attempts - 1:
+                raise

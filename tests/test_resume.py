@@ -94,3 +94,29 @@ def test_the_same_command_and_seed_give_identical_metrics_on_the_cpu(tmp_path, c
     args = ("--task", "ceph", "--aug", "classic", "--seed", "3")
     first, second = (run_json(capsys, tracking_uri, *args)["metrics"] for _ in range(2))
     assert {k: v for k, v in first.items() if k not in TIMING} == {k: v for k, v in second.items() if k not in TIMING}
+
+
+def test_a_second_interrupt_while_closing_still_ends_the_run_killed(tmp_path, monkeypatch):
+    import mlflow
+
+    from benchmark.tracking import open_experiment, tracked_run
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    experiment_id = open_experiment(uri, "hand")
+    real_set_tag, calls = mlflow.set_tag, []
+
+    def interrupted_once(key, value):
+        calls.append(key)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # the second Ctrl-C arrives while the first one is being handled
+        return real_set_tag(key, value)
+
+    monkeypatch.setattr(mlflow, "set_tag", interrupted_once)
+    try:
+        with tracked_run(experiment_id, "twice", {"task": "hand"}) as run:
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    monkeypatch.undo()
+    finished = MlflowClient(uri).get_run(run.info.run_id)
+    assert finished.info.status == "KILLED" and finished.data.tags["error"].startswith("interrupted")
