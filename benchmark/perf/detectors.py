@@ -25,7 +25,6 @@ from benchmark.detector import Detector, FitContext
 from benchmark.heatmaps import gaussian_heatmaps
 from benchmark.perf.figures import ModelFigures
 from benchmark.perf.timing import rate
-from benchmark.protocol import Protocol
 from benchmark.task import TaskData
 from benchmark.training.batch import batch_from
 from benchmark.training.device import autocast
@@ -96,11 +95,11 @@ def saltpepper_loss(detector, images: torch.Tensor, landmarks: torch.Tensor) -> 
     return loss_of
 
 
-def detector_figures(name: str, detector: Detector, data: TaskData, protocol: Protocol, settings: TrainSettings,
+def detector_figures(name: str, detector: Detector, data: TaskData, settings: TrainSettings,
                      device: torch.device, calls: int, warmup: int, inference_images: int) -> ModelFigures:
     """Train (suite and reference) and inference images per second of one detector."""
     torch.manual_seed(0)
-    context = FitContext(settings=settings, augmentation=Augmentation(), protocol=protocol, seed=0, device=device,
+    context = FitContext(settings=settings, augmentation=Augmentation(), protocol=data.protocol, seed=0, device=device,
                          progress=False)
     detector.setup(data.train, context)
     reference_model = copy.deepcopy(detector.model).to(device).train()

@@ -83,23 +83,21 @@ def run_perf(task: str = "hand", profile: str = "default", device: str = "auto",
     wanted = set(only or [*DETECTOR_NAMES, *GENERATOR_NAMES, "pipeline", "samplers"])
     report = PerfReport(task, profile, str(torch_device), torch.get_num_threads())
     jobs = [name for name in (*DETECTOR_NAMES, *GENERATOR_NAMES, "pipeline", "samplers") if name in wanted]
+    settings = build(TrainSettings, config["train"], "train")  # the train section is the same for every model
     for name in tqdm(jobs, desc="benchmark perf", disable=not progress):
         if name in DETECTOR_NAMES:
             detector = DETECTORS.create(name, **resolve_config(profile, task, "none", name)["detectors"][name])
-            if kind not in detector.kinds:
-                continue
-            settings = build(TrainSettings, resolve_config(profile, task, "none", name)["train"], "train")
-            report.models.append(detector_figures(name, detector, data, data.protocol, settings, torch_device, calls,
-                                                  warmup, inference_images=32))
-        elif name == "latent-blend":
-            params = resolve_config(profile, task, name, "heatmap")["augmentations"][name]
-            report.models.extend(latent_blend_figures(params, data.train, torch_device, calls, warmup))
+            if kind in detector.kinds:
+                report.models.append(detector_figures(name, detector, data, settings, torch_device, calls, warmup,
+                                                      inference_images=32))
         elif name in GENERATOR_NAMES:
             params = resolve_config(profile, task, name, "heatmap")["augmentations"][name]
-            report.models.append(two_channel_figures(name, params, data.train, torch_device, calls, warmup, 32))
+            if name == "latent-blend":
+                report.models.extend(latent_blend_figures(params, data.train, torch_device, calls, warmup))
+            else:
+                report.models.append(two_channel_figures(name, params, data.train, torch_device, calls, warmup, 32))
         elif name == "pipeline" and kind == "landmarks":
-            train_settings = build(TrainSettings, config["train"], "train")
-            report.pipeline = pipeline_rates(data, data_settings(config), train_settings.batch_size, calls, 32)
+            report.pipeline = pipeline_rates(data, data_settings(config), settings.batch_size, calls, 32)
         elif name == "samplers":
             params = resolve_config(profile, task, "ddpm", "heatmap")["augmentations"]["ddpm"]
             report.samplers = sampler_rates(params, data.train.image_size, sampler_images, torch_device)
