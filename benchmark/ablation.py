@@ -168,7 +168,7 @@ def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path, overrides
     from benchmark.runner import RunHooks, run_experiment
 
     planned = expand(spec, overrides)
-    done_runs = search_finished_runs(tracking_uri, f"tags.task = '{spec.task}'")
+    done_runs = search_finished_runs(tracking_uri, {"task": spec.task})
     done = {run_key(*row) for row in zip(done_runs["variant"], done_runs["train_size"], done_runs["seed"],
                                          done_runs["param.fold"])}
     outcome = AblationOutcome(cells=[cell for cell, _ in planned])
@@ -197,7 +197,7 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
     """``<out_dir>/<name>.md`` and ``.csv``: one row per cell, mean ± SD over its finished seeds."""
     from benchmark.leaderboard.collect import search_finished_runs
 
-    runs = search_finished_runs(tracking_uri, f"tags.task = '{spec.task}'")
+    runs = search_finished_runs(tracking_uri, {"task": spec.task})
     index = {run_key(*row): run_id for row, run_id in zip(
         zip(runs["variant"], runs["train_size"], runs["seed"], runs["param.fold"]), runs["run_id"])}
     metrics = list(spec.metrics) or _headline(runs)

