@@ -44,16 +44,20 @@ def test_aggregate_gives_mean_and_sample_sd_per_group():
     assert table.loc["ddpm", "n_runs"] == 1 and table.loc["ddpm", "mre_mm_sd"] == 0.0
 
 
-def test_paired_tests_average_seeds_per_image_and_pair_only_shared_images():
+def test_paired_tests_pair_shared_seeds_and_images_and_average_over_seeds():
     base = np.linspace(2, 3, 10)
-    runs = pd.DataFrame({"run_id": ["a", "b", "c", "d"], "detector": "heatmap", "train_size": "10",
-                         "aug": ["none", "ddpm", "ddpm", "classic"]})
-    values = {"a": base, "b": base - 0.5, "c": base - 0.7, "d": (base + 0.01 * np.arange(10))[:6]}
+    runs = pd.DataFrame({"run_id": ["a", "a2", "b", "c", "c2", "d"], "seed": ["0", "1", "0", "1", "2", "0"],
+                         "detector": "heatmap", "train_size": "10",
+                         "aug": ["none", "none", "ddpm", "ddpm", "ddpm", "classic"]})
+    values = {"a": base, "a2": base + 0.2, "b": base - 0.5, "c": base - 0.5, "c2": base + 9,
+              "d": (base + 0.01 * np.arange(10))[:6]}
     per_image = pd.concat([pd.DataFrame({"run_id": run, "fold": "1", "image_id": [f"i{k}" for k in range(len(v))],
                                          "value": v}) for run, v in values.items()])
     tests = paired_tests(runs, per_image).set_index("aug")
-    assert tests.loc["ddpm", "n_pairs"] == 10 and tests.loc["ddpm", "median_difference"] == pytest.approx(-0.6)
-    assert tests.loc["classic", "n_pairs"] == 6
+    # ddpm seed 2 has no none run to pair with and is left out: (-0.5 + -0.7) / 2 per image
+    assert tests.loc["ddpm", "n_seeds"] == 2 and tests.loc["ddpm", "n_pairs"] == 10
+    assert tests.loc["ddpm", "median_difference"] == pytest.approx(-0.6)
+    assert tests.loc["classic", "n_pairs"] == 6 and tests.loc["classic", "n_seeds"] == 1
     assert tests.loc["ddpm", "p"] < 0.01
     assert tests.loc["ddpm", "p_holm"] == pytest.approx(min(1.0, 2 * tests.loc["ddpm", "p"]))
 

@@ -84,7 +84,7 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     rows = display_rows(table, columns, primary)
     caption = (f"{task}: {len(runs)} runs of the {profile} profile from the tracking store; mean ± SD over seeds and "
                f"folds; p = Holm-adjusted two-sided Wilcoxon signed-rank test against `{baseline}` on per-image "
-               f"{'MRE' if landmarks else 'Dice'} (seed-averaged), * p < 0.05.")
+               f"{'MRE' if landmarks else 'Dice'} (averaged over the seeds both ran), * p < 0.05.")
     paths = [out_dir / f"{task}.md", out_dir / f"{task}.csv", out_dir / f"{task}.tex"]
     figure_paths: list[Path] = []
     if with_figures:

@@ -5,8 +5,11 @@ the sample SD (``ddof=1``; 0 for a single run) over the group's runs, i.e. over 
 
 **Paired test.** Within one (detector, train_size) group each augmentation is compared with the
 baseline (``none``) on the *same test images*: a run's per-image value is the image's MRE over its
-landmarks (landmark tasks) or its Dice (segmentation); values are averaged over the runs of a method
-(its seeds), per (fold, image), and the pairs are the images both methods were scored on. The test is
+landmarks (landmark tasks) or its Dice (segmentation). Pairs are matched on (seed, fold, image): only
+the seeds *both* methods ran count (a seed that only one of them ran would turn the comparison into one
+of seeds: on a campaign still in progress, a baseline with an extra unlucky seed made an identical
+method look significantly better), and each method's values are then averaged over those seeds, per
+(fold, image); the pairs are the images both methods were scored on. The test is
 the two-sided Wilcoxon signed-rank test (``scipy.stats.wilcoxon``, zero differences dropped; p = 1 when
 every difference is zero). The p-values of the comparisons within a group are corrected for multiple
 comparisons with Holm's step-down method: sorted ascending, ``p_(i) <- max_{j <= i} min(1, (m - j + 1) p_(j))``.
@@ -58,11 +61,12 @@ def wilcoxon_p(differences: np.ndarray) -> float:
 def paired_tests(runs: pd.DataFrame, per_image: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
     """Each non-baseline aug against ``baseline`` within its (detector, train_size) group.
 
-    ``per_image`` has one row per run and test image: ``run_id``, ``fold``, ``image_id`` and ``value``.
-    Returns one row per comparison: the group and aug, ``n_pairs``, ``median_difference`` (method -
+    ``runs`` carries ``run_id``, ``seed`` and the group columns; ``per_image`` has one row per run and test
+    image: ``run_id``, ``fold``, ``image_id`` and ``value``. Returns one row per comparison: the group and
+    aug, ``n_seeds`` (seeds both ran), ``n_pairs`` (images), ``median_difference`` (method -
     baseline), ``p`` and the Holm-adjusted ``p_holm``; groups without baseline runs are left out."""
-    keyed = per_image.merge(runs[["run_id", *GROUP]], on="run_id")
-    means = keyed.groupby([*GROUP, "fold", "image_id"], observed=True, sort=True)["value"].mean()
+    keyed = per_image.merge(runs[["run_id", "seed", *GROUP]], on="run_id")
+    means = keyed.groupby([*GROUP, "seed", "fold", "image_id"], observed=True, sort=True)["value"].mean()
     rows = []
     for (detector, train_size), group in means.groupby(level=["detector", "train_size"], sort=True):
         by_aug = {aug: values.droplevel(GROUP) for aug, values in group.groupby(level="aug")}
@@ -74,11 +78,15 @@ def paired_tests(runs: pd.DataFrame, per_image: pd.DataFrame, baseline: str = "n
                 continue
             paired = pd.concat([values, by_aug[baseline]], axis=1, join="inner").dropna()
             if paired.empty:
-                continue  # scored on different test images: nothing to pair
+                continue  # no shared seed, or scored on different test images: nothing to pair
+            n_seeds = paired.index.get_level_values("seed").nunique()
+            paired = paired.groupby(level=["fold", "image_id"], observed=True).mean()
             differences = (paired.iloc[:, 0] - paired.iloc[:, 1]).to_numpy()
-            comparisons.append({"detector": detector, "train_size": train_size, "aug": aug, "n_pairs": len(paired),
+            comparisons.append({"detector": detector, "train_size": train_size, "aug": aug, "n_seeds": n_seeds,
+                                "n_pairs": len(paired),
                                 "median_difference": float(np.median(differences)), "p": wilcoxon_p(differences)})
         for row, adjusted in zip(comparisons, holm([c["p"] for c in comparisons])):
             row["p_holm"] = adjusted
         rows.extend(comparisons)
-    return pd.DataFrame(rows, columns=["detector", "train_size", "aug", "n_pairs", "median_difference", "p", "p_holm"])
+    return pd.DataFrame(rows, columns=["detector", "train_size", "aug", "n_seeds", "n_pairs", "median_difference", "p",
+                                       "p_holm"])
