@@ -10,6 +10,7 @@ from baselines.augmentations.diffusion import build_unet, linear_scheduler, samp
 from baselines.augmentations.two_channel import encode_two_channel, rescale_points
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
+from benchmark.labels.mask_check import MaskPlausibility
 from benchmark.registry import AUGMENTATIONS
 
 TINY = dict(block_out_channels=[8, 16], layers_per_block=1, num_train_timesteps=20, ddim_steps=3, train_steps=2,
@@ -139,7 +140,8 @@ def test_synthesize_segmentation_gives_binary_masks(monkeypatch):
     check_columns(result, 6)
     assert result.images.landmarks is None and result.images.masks.shape == (6, 32, 32)
     assert set(np.unique(result.images.masks)) <= {0, 1}
-    assert result.quality["accepted"] == [bool(m.any()) for m in result.images.masks]
+    check = MaskPlausibility().fit(train.masks)
+    assert result.quality["accepted"] == [check.check(m).accepted for m in result.images.masks]
 
     pairs = np.stack([train.images * 2 - 1, train.masks * 2.0 - 1], 1)
     pairs[0, 1] = -1.0

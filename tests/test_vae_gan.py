@@ -109,6 +109,30 @@ def test_segmentation_masks_are_binary_and_empty_ones_rejected():
     assert "empty" in synthetic.quality["reason"][-1] and not masks[-1].any()
 
 
+
+def test_generated_masks_must_look_like_training_masks():
+    """A non-empty mask is not enough: noise above the threshold, a second blob or a speck are rejected
+    (and kept, with the verdict in ``reason``, without the quality filter)."""
+    train = mask_set()
+    labels = np.full((4, SIZE, SIZE), -1.0, dtype=np.float32)
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    disc = lambda cx, cy, r2: (xx - cx) ** 2 + (yy - cy) ** 2 < r2
+    labels[0][disc(16, 16, 49)] = 1.0                                            # like the training discs
+    labels[1][np.random.default_rng(0).random((SIZE, SIZE)) < 0.1] = 1.0       # salt noise
+    labels[2][disc(10, 10, 49) | disc(24, 24, 16)] = 1.0                       # a second component
+    labels[3][disc(16, 16, 2)] = 1.0                                             # a speck of the right count
+    samples = np.stack([np.zeros_like(labels), labels], 1)
+    filtered = decode_two_channel(samples, train)
+    assert filtered.quality["accepted"] == [True, False, False, False]
+    reasons = filtered.quality["reason"]
+    assert reasons[1].startswith("fragmented mask (") and "training 1-1" in reasons[1]
+    assert reasons[2] == "fragmented mask (2 components, training 1-1)"
+    assert reasons[3].startswith("mask area (") and "outside the training range" in reasons[3]
+    assert filtered.quality["n_components"][0] == 1 and filtered.quality["n_components"][2] == 2
+    unfiltered = decode_two_channel(samples, train, TwoChannelSettings(quality_filter=False))
+    assert all(unfiltered.quality["accepted"]) and unfiltered.quality["reason"][2].startswith("unfiltered: fragmented")
+
+
 TINY = {"image_size": [16, 16], "channels": 4, "train_steps": 4, "batch_size": 8, "n_samples": 6}
 
 

@@ -21,9 +21,11 @@ peak and the sample is rejected for too few peaks (for the hand phantom about 29
 heatmaps at 128 px, 2 % at 256 px), so the default ``image_size`` is the working size.
 
 Quality. With ``quality_filter`` a sample is accepted only when the reader accepts it (landmarks) or
-the mask is not empty (segmentation). Without it, every sample whose labels can be read is accepted:
-extra peaks are tolerated (the MRF leaves them unused), the shape model's verdict is recorded in
-``reason`` but not enforced, and any mask is kept. Rejected samples stay in the set with placeholder
+the mask is plausible (:class:`~benchmark.labels.mask_check.MaskPlausibility`: as many components and
+about as much foreground as the training masks; a non-empty mask alone is no evidence, since noise
+above the threshold makes one). Without it, every sample whose labels can be read is accepted:
+extra peaks are tolerated (the MRF leaves them unused), the shape model's and the mask check's
+verdicts are recorded in ``reason`` but not enforced, and any mask is kept. Rejected samples stay in the set with placeholder
 labels (the training mean shape, an empty mask), never NaN; :func:`benchmark.synthetic.compose` trains
 on accepted samples only.
 """
@@ -42,6 +44,7 @@ import torch.nn.functional as F
 from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
+from benchmark.labels.mask_check import MaskPlausibility
 from benchmark.labels.peaks import render_landmark_heatmap
 from benchmark.labels.reader import HeatmapLabelReader
 from benchmark.labels.shape_model import ShapeModel
@@ -240,11 +243,12 @@ def _read_landmarks(labels: np.ndarray, train: ImageSet,
 def _read_masks(labels: np.ndarray, train: ImageSet,
                 settings: TwoChannelSettings) -> tuple[np.ndarray, dict[str, list]]:
     masks = (resize(labels, train.image_size) > 0.5).astype(np.uint8)
-    area = masks.reshape(len(masks), -1).mean(axis=1)
-    accepted = area > 0 if settings.quality_filter else np.ones(len(masks), bool)
-    reasons = [("empty mask" if settings.quality_filter else "unfiltered: empty mask") if a == 0 else "accepted"
-               for a in area]
-    return masks, {"accepted": accepted.tolist(), "reason": reasons, "mask_fraction": area.tolist()}
+    check = MaskPlausibility().fit(train.masks)
+    verdicts = [check.check(mask) for mask in masks]
+    keep = [v.accepted or not settings.quality_filter for v in verdicts]
+    reasons = [v.reason if v.accepted or settings.quality_filter else f"unfiltered: {v.reason}" for v in verdicts]
+    return masks, {"accepted": keep, "reason": reasons, "mask_fraction": [v.fraction for v in verdicts],
+                   "n_components": [v.n_components for v in verdicts]}
 
 
 def decode_two_channel(samples: np.ndarray, train: ImageSet, settings: TwoChannelSettings | None = None,
@@ -252,7 +256,7 @@ def decode_two_channel(samples: np.ndarray, train: ImageSet, settings: TwoChanne
     """Generated (M, 2, h, w) samples in [-1, 1] -> a labelled :class:`SyntheticSet` at the training
     set's working size, with quality columns ``accepted``, ``reason``, ``nearest_train_ssim`` (and
     ``n_peaks``, ``mahalanobis`` for landmarks, NaN where the shape model did not run; ``mask_fraction``
-    for masks) and metrics ``acceptance_rate``, ``nearest_train_ssim_mean``, ``n_generated``. The reader
+    and ``n_components`` for masks) and metrics ``acceptance_rate``, ``nearest_train_ssim_mean``, ``n_generated``. The reader
     is configured by ``settings`` (defaults of :class:`TwoChannelSettings` when ``None``).
     """
     settings = settings if settings is not None else TwoChannelSettings()
