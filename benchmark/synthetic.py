@@ -23,9 +23,10 @@ from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticS
 from benchmark.data.cache import ArrayCache, cache_key
 from benchmark.data.imageset import ImageSet
 
-# Raised whenever a generator's output changes for the same settings, so stale cached sets are not
-# reused: 3 = DDIM sampling with the noise re-derived from the clipped x0 estimate.
-CACHE_VERSION = 3
+# Raised whenever a generator's output or the reading of its labels changes for the same settings, so
+# stale cached sets are not reused: 3 = DDIM sampling with the noise re-derived from the clipped x0
+# estimate; 4 = generated masks checked against the training masks (components, area).
+CACHE_VERSION = 4
 
 
 def compose(real: ImageSet, synthetic: SyntheticSet | None, settings: CompositionSettings,
