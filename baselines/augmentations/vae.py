@@ -12,14 +12,26 @@ Loss (per sample, averaged over the batch and divided by the number of values ``
 
     L = sum_pixels (x - x_hat)^2 + beta * KL,   KL = 1/2 sum_j (mu_j^2 + s_j^2 - 1 - log s_j^2)
 
-with ``z = mu + s * eps`` (reparameterisation). ``beta`` trades sharpness (small) against samples from
-the prior that look like the data (large). Adam, constant learning rate ``lr``.
+with ``z = mu + s * eps`` (reparameterisation). Up to a constant this is the negative ELBO of a Gaussian
+decoder of std ``sqrt(beta / 2)`` on the [-1, 1] scale: ``beta = 0.5`` treats everything below a std of
+0.5 as noise (a thin heatmap peak included), ``beta = 0.02`` a std of 0.1. ``beta`` thus trades
+sharpness (small) against samples from the prior that look like the data (large). Adam, constant
+learning rate ``lr``.
+
+Sampling (``latent_sampling``). ``prior``: ``z ~ N(0, I)``, the textbook VAE. ``posterior``: ``z ~
+q(z | x_i)`` for a training sample ``x_i`` drawn uniformly, i.e. from the aggregate posterior
+``(1/N) sum_i q(z | x_i)``, the distribution the decoder was trained on. With few training images and a
+small ``beta`` the prior covers regions no posterior reaches, and their decodings are grey fields (hand,
+10 images, ``beta`` 0.02, 1000 steps: every prior sample had 74+ peaks in its label channel); samples
+from the aggregate posterior are variations of the training samples (ex-post density estimation of the
+latent, as in Ghosh et al. 2020, with the encoder's own posteriors as the density). They stay close to
+the training images by construction: the nearest-training SSIM that every run logs says how close.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -44,12 +56,15 @@ class VAESettings(TwoChannelSettings):
     train_steps: int = 1000
     batch_size: int = 32
     lr: float = 1e-3
+    latent_sampling: Literal["prior", "posterior"] = "prior"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if min(self.channels, self.latent_dim, self.train_steps, self.batch_size) < 1 or self.beta < 0 or self.lr <= 0:
             raise ConfigError("vae: channels, latent_dim, train_steps and batch_size must be >= 1, "
                               "beta >= 0, lr > 0")
+        if self.latent_sampling not in ("prior", "posterior"):
+            raise ConfigError(f"vae: latent_sampling must be prior or posterior, got {self.latent_sampling!r}")
 
 
 def _widths(channels: int, levels: int) -> list[int]:
@@ -111,14 +126,24 @@ class VAEAugmentation(TwoChannelGenerator):
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
+        self.model.eval()
+        with torch.inference_mode():
+            parts = [self.model.encode(data[i:i + 256]) for i in range(0, len(data), 256)]
+        self.posteriors = tuple(torch.cat(part) for part in zip(*parts))  # (mu, log_var) of every sample
         return {"generator_final_loss": loss.item()}
 
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
-        self.model.eval()
         latent_dim = self.settings.latent_dim
+        samples = []
         with torch.inference_mode():
-            samples = [self.model.decode(torch.randn((min(256, n - i), latent_dim), generator=self.noise,
-                                                     device=device)) for i in range(0, n, 256)]
+            for start in range(0, n, 256):
+                count = min(256, n - start)
+                z = torch.randn((count, latent_dim), generator=self.noise, device=device)
+                if self.settings.latent_sampling == "posterior":
+                    mu, log_var = self.posteriors
+                    pick = torch.randint(len(mu), (count,), generator=self.noise, device=device)
+                    z = mu[pick] + torch.exp(0.5 * log_var[pick]) * z
+                samples.append(self.model.decode(z))
         return torch.cat(samples).cpu().numpy()
 
 
