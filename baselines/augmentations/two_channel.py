@@ -17,8 +17,9 @@ training landmarks mapped to (h, w), and mapped back with ``x -> (x + 0.5) W / w
 label channel is resized to (H, W) and thresholded at 0.5.
 
 Resolution matters for landmarks: two landmarks less than about two generator pixels apart merge into one
-peak and the sample is rejected for too few peaks (for the hand phantom about 29 % of *perfect*
-heatmaps at 128 px, 2 % at 256 px), so the default ``image_size`` is the working size.
+peak, which the reader lets them share only when the pair is that close in training (for the hand
+phantom 20-29 % of *perfect* heatmaps at 128 px have such a merge; with sharing 96 % of them are
+accepted, at half that size almost none), so the default ``image_size`` is the working size.
 
 Quality. With ``quality_filter`` a sample is accepted only when the reader accepts it (landmarks) or
 the mask is plausible (:class:`~benchmark.labels.mask_check.MaskPlausibility`: as many components and

@@ -288,12 +288,14 @@ class LandmarkMRF:
                 best_cost, best = total, (predicted, matched)
         return best
 
-    def assign(self, peaks: np.ndarray, peak_heights: np.ndarray | None = None) -> Assignment:
-        """MAP labelling of ``peaks`` (P, 2) (x, y), optionally weighted by their heights (P,)."""
+    def assign(self, peaks: np.ndarray, peak_heights: np.ndarray | None = None,
+               n_candidates: int | None = None) -> Assignment:
+        """MAP labelling of ``peaks`` (P, 2) (x, y), optionally weighted by their heights (P,);
+        ``n_candidates`` overrides ``M`` for this call."""
         peaks = np.asarray(peaks, dtype=np.float64).reshape(-1, 2)
         num_peaks = len(peaks)
         unary = self._unary_with_missing(peaks, peak_heights)
-        m = min(self.n_candidates, num_peaks)
+        m = min(n_candidates or self.n_candidates, num_peaks)
         no_match = (self.mean_shape, np.full(self.num_landmarks, -1))
         predicted, matched = self._register(peaks) if num_peaks else no_match
         distance = ((peaks[None] - predicted[:, None]) ** 2).sum(axis=2)
