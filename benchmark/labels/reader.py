@@ -61,8 +61,10 @@ class HeatmapLabelReader:
     ``min_distance`` (pixels, the peak detector's suppression radius) defaults to half the 1st percentile,
     over the training shapes, of the smallest distance between two landmarks of a shape, rounded down, at
     least 1: two landmarks closer than that would be merged into one peak (fitted value:
-    ``peak_distance``). ``peak_noise_std`` configures the default MRF and shape model; pass ``mrf`` or
-    ``shape_model`` to configure them in full.
+    ``peak_distance``). ``merge_tolerance`` is how many peaks may be missing for landmarks to share peaks,
+    ``merge_distance`` (pixels, default ``peak_distance + 1``) how close a pair must come in training to
+    be allowed to share one (fitted: the (K, K) boolean ``mergeable``). ``peak_noise_std`` configures the
+    default MRF and shape model; pass ``mrf`` or ``shape_model`` to configure them in full.
     """
 
     def __init__(self, threshold: float = 0.3, min_distance: int | None = None, extra_peak_tolerance: int = 0,
