@@ -34,7 +34,7 @@ def search_finished_runs(tracking_uri: str, tags: Mapping[str, str], experiment:
     (missing tags as ``None``), the :data:`PARAM_COLUMNS` as ``param.<name>`` and ``metrics.<name>``
     columns (the latest value of each metric).
 
-    A ``sqlite:///`` store is read with three SQL queries on MLflow's tables, in read-only mode (safe
+    A ``sqlite:///`` store is read with one SQL query per MLflow table, in read-only mode (safe
     beside a writing run); any other store, or any store with ``through_mlflow``, through
     :func:`mlflow.search_runs`. Both give the same frame (a test holds them to it); the first skips
     MLflow's import, its schema check and its ORM objects, which are most of the time on a store of
