@@ -24,6 +24,10 @@ stopped, and a cell that equals a leaderboard run is not trained twice. Every ce
 methods built before the first run, so a bad spec fails at once. A failing run is recorded (FAILED in
 MLflow) and the grid goes on.
 
+**Many workers.** ``shard=(K, N)`` runs cells K, K+N, K+2N, ... of the seed-major plan: N workers (one per
+core or machine, one tracking store) started with 1/N ... N/N share the grid without running a cell twice,
+and each works on every seed, so the first whole seeds are done first by all of them together.
+
 **Table.** One row per cell, shaped like Lim et al. (2024) Table 1: the factor levels (a
 ``composition`` factor as Real / Synthetic check marks) and ``mean ± SD`` over the cell's seeds.
 """
@@ -162,8 +166,14 @@ def config_key(config: dict[str, Any]) -> tuple[str, str, str, str]:
     return run_key(variant_digest(config), config["train_size"], config["seed"], config["fold"])
 
 
+def in_shard(index: int, shard: tuple[int, int] | None) -> bool:
+    """Whether the ``index``-th (1-based) (cell, seed) of a plan belongs to worker ``K`` of ``N``."""
+    return shard is None or (index - 1) % shard[1] == shard[0] - 1
+
+
 def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path, overrides: dict[str, Any] | None = None,
-                 dry_run: bool = False, device: str = "auto", progress: bool = True) -> AblationOutcome:
+                 dry_run: bool = False, device: str = "auto", progress: bool = True,
+                 shard: tuple[int, int] | None = None) -> AblationOutcome:
     from benchmark.leaderboard.collect import search_finished_runs
     from benchmark.runner import RunHooks, run_experiment
 
@@ -173,6 +183,8 @@ def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path, overrides
                                          done_runs["param.fold"])}
     outcome = AblationOutcome(cells=[cell for cell, _ in planned])
     for index, (cell, seed) in enumerate(planned, 1):
+        if not in_shard(index, shard):
+            continue
         status = "done" if config_key(cell.config) in done else "to run"
         log.info("ablation %s [%d/%d] %s seed %d: %s", spec.name, index, len(planned), cell.label, seed, status)
         if status == "done":

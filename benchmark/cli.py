@@ -37,6 +37,13 @@ def key_value(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
+def shard(text: str) -> tuple[int, int]:
+    worker, _, count = text.partition("/")
+    if not (worker.isdigit() and count.isdigit() and 1 <= int(worker) <= int(count)):
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N (worker K of N), got {text!r}")
+    return int(worker), int(count)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benchmark", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override a config key in every cell (must not change the method, e.g. train.num_threads)")
     ablate.add_argument("--dry-run", action="store_true", help="list the cells and whether each is done; run nothing")
     ablate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ablate.add_argument("--shard", type=shard, metavar="K/N",
+                        help="run only cells K, K+N, ... of the grid: N workers on one store share it (1/N ... N/N)")
 
     board = commands.add_parser("leaderboard", help="tables and figures of one task from the tracked runs")
     board.add_argument("--task", required=True, help="task name")
@@ -264,7 +273,8 @@ def command_ablate(args: argparse.Namespace) -> None:
     spec = load_spec(Path(args.spec))
     overrides = {key: parse_value(value) for key, value in args.overrides}
     outcome = run_ablation(spec, args.tracking_uri or default_tracking_uri(), Path(args.out), overrides=overrides,
-                           dry_run=args.dry_run, device=args.device, progress=not args.no_progress)
+                           dry_run=args.dry_run, device=args.device, progress=not args.no_progress,
+                           shard=args.shard)
     if outcome.table_path is not None:
         print(outcome.table_path.read_text())
     if outcome.failed:

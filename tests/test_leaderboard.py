@@ -1,7 +1,9 @@
 """Leaderboards from the tracking store: Holm correction, paired tests, aggregation, which runs count, the
 written tables and figures, and ablation grids that resume and render their table."""
 
+import logging
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +196,22 @@ def test_ablation_runs_the_grid_skips_done_cells_and_feeds_the_leaderboard(tmp_p
     assert pd.read_csv(tmp_path / "out" / "tiny.csv")["n_runs"].tolist() == [1, 1]
     board = build_leaderboard(uri, "hand", tmp_path / "board", profile="smoke", with_figures=False)
     assert sorted(board.table["aug"]) == ["classic", "none"]
+
+
+def test_shards_split_the_grid_between_workers_without_overlap(tmp_path, capsys, caplog):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    path = write_spec(tmp_path, "name: tiny\ntask: hand\nprofile: smoke\nseeds: [0, 1]\nfactors:\n  aug: [none, classic, vae]\n")
+    taken = []
+    for worker in (1, 2, 3, 4):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="benchmark.ablation"):
+            assert run_cli(capsys, "ablate", str(path), "--tracking-uri", uri, "--dry-run", "--shard", f"{worker}/4")[0] == 0
+        taken.append([int(re.search(r"\[(\d+)/6\]", r.getMessage())[1]) for r in caplog.records])
+    assert taken == [[1, 5], [2, 6], [3], [4]]
+    for bad in ("0/2", "3/2", "half"):
+        with pytest.raises(SystemExit):
+            run_cli(capsys, "ablate", str(path), "--dry-run", "--shard", bad)
+        assert f"expected K/N with 1 <= K <= N (worker K of N), got '{bad}'" in capsys.readouterr().err
 
 
 def test_a_moved_sqlite_store_still_finds_its_artifacts(tmp_path):
