@@ -26,9 +26,9 @@ the mask is plausible (:class:`~benchmark.labels.mask_check.MaskPlausibility`: a
 about as much foreground as the training masks; a non-empty mask alone is no evidence, since noise
 above the threshold makes one). Without it, every sample whose labels can be read is accepted:
 extra peaks are tolerated (the MRF leaves them unused), the shape model's and the mask check's
-verdicts are recorded in ``reason`` but not enforced, and any mask is kept. Rejected samples stay in the set with placeholder
-labels (the training mean shape, an empty mask), never NaN; :func:`benchmark.synthetic.compose` trains
-on accepted samples only.
+verdicts are recorded in ``reason`` but not enforced, and any mask is kept. Rejected samples stay in the
+set, for the accepted / rejected sample grid, with the training mean shape or an empty mask as their
+labels (an image set holds no NaN); :func:`benchmark.synthetic.compose` never trains on them.
 """
 
 from __future__ import annotations
@@ -221,8 +221,8 @@ def _read_landmarks(labels: np.ndarray, train: ImageSet,
     size = labels.shape[1:]
     reader = fit_reader(train, size, settings)
     k = train.num_landmarks
-    placeholder = train.landmarks.astype(np.float64).mean(axis=0)
-    landmarks = np.repeat(placeholder[None], len(labels), axis=0)
+    mean_shape = train.landmarks.astype(np.float64).mean(axis=0)  # the label of a rejected sample
+    landmarks = np.repeat(mean_shape[None], len(labels), axis=0)
     quality: dict[str, list] = {"accepted": [], "reason": [], "n_peaks": [], "mahalanobis": []}
     for i, label in enumerate(labels):
         reading = reader.read(label)
