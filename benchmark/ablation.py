@@ -2,7 +2,8 @@
 
 A spec (YAML, kept in ``baselines/ablations/``) names a task, the default aug / detector / profile, the
 seeds, and ``factors``: config keys with their levels, crossed in the order given. A key is ``aug``,
-``detector``, ``train_size`` or any dotted config key (``augmentations.latent-blend.top_k``).
+``detector``, ``train_size`` or any dotted config key (``augmentations.latent-blend.top_k``); an ``aug``
+may be composed (``classic+ddpm``), its parts' settings then keyed ``augmentations.<part>.<setting>``.
 ``fixed`` overrides apply to every grid cell; ``extra_cells`` are further cells given whole (a
 baseline row such as ``{aug: none}``), not crossed with the factors. ``metrics`` picks the table's
 columns (default: the task kind's headline metrics)::
@@ -139,7 +140,8 @@ def resolve_cell(spec: AblationSpec, levels: dict[str, Any], seed: int, override
 def expand(spec: AblationSpec, overrides: dict[str, Any] | None = None) -> list[tuple[Cell, int]]:
     """Every (cell, seed) of the spec, seed by seed, resolved and with its methods built (so bad levels fail
     now, before anything runs)."""
-    from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
+    from benchmark.augmentation import create_augmentation
+    from benchmark.registry import DETECTORS, TASKS
 
     TASKS.entry(spec.task)
     grid = [dict(zip(spec.factors, values)) for values in itertools.product(*spec.factors.values())]
@@ -148,7 +150,7 @@ def expand(spec: AblationSpec, overrides: dict[str, Any] | None = None) -> list[
         for levels in [*spec.extra_cells, *grid]:
             try:
                 config = resolve_cell(spec, levels, seed, overrides or {})
-                AUGMENTATIONS.create(config["aug"], **config["augmentations"][config["aug"]])
+                create_augmentation(config["aug"], config["augmentations"])
                 DETECTORS.create(config["detector"], **config["detectors"][config["detector"]])
             except ConfigError as error:
                 raise ConfigError(f"ablation {spec.name}, cell {json.dumps(levels, default=str)}: {error}") from None

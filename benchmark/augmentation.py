@@ -6,18 +6,29 @@
 * **transform** each training batch on the fly (classic geometric + intensity augmentation), applying
   one draw consistently to images, landmarks and masks.
 
+What a strategy does is read from the object: :attr:`Augmentation.generates` and
+:attr:`Augmentation.transforms` say whether its class overrides :meth:`Augmentation.synthesize` or
+:meth:`Augmentation.transform`. A strategy that transforms and one that generates compose into one,
+named ``<transform>+<generator>`` (``classic+ddpm``, :class:`ComposedAugmentation`): the generator's set
+joins the real one, and every training batch, real and synthetic images alike, is transformed.
+:func:`create_augmentation` builds any strategy, plain or composed, from its name and the resolved
+config's ``augmentations`` section (one parameter block per part).
+
 The runner calls :meth:`Augmentation.synthesize` before training and :meth:`Augmentation.transform` on
 every training batch; validation and test batches are never transformed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
 from benchmark.data.imageset import ImageSet
+from benchmark.errors import ConfigError
+from benchmark.registry import AUGMENTATIONS, augmentation_parts
 from benchmark.training.batch import Batch
 
 
@@ -58,6 +69,22 @@ class Augmentation:
     name: str = "none"
     composition: CompositionSettings | None = None
 
+    @property
+    def generates(self) -> bool:
+        """Whether :meth:`synthesize` makes a synthetic set (its class overrides it)."""
+        return type(self).synthesize is not Augmentation.synthesize
+
+    @property
+    def transforms(self) -> bool:
+        """Whether :meth:`transform` changes training batches (its class overrides it)."""
+        return type(self).transform is not Augmentation.transform
+
+    @property
+    def synthesizer(self) -> Augmentation:
+        """The strategy whose name and settings define what :meth:`synthesize` makes, and so key the
+        synthetic-set cache: this one (a composed strategy: its generator part)."""
+        return self
+
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet | None:
         return None
 
@@ -67,3 +94,71 @@ class Augmentation:
     def metrics(self) -> dict[str, float]:
         """Counters accumulated while transforming (logged once at the end of training)."""
         return {}
+
+
+def _role(part: Augmentation) -> str:
+    """What ``part`` does, in words: ``transforms``, ``generates``, both or neither."""
+    if part.transforms and part.generates:
+        return "both transforms and generates"
+    if part.transforms or part.generates:
+        return "transforms" if part.transforms else "generates"
+    return "neither transforms nor generates"
+
+
+class ComposedAugmentation(Augmentation):
+    """A strategy that transforms joined with one that generates, named ``<transform>+<generator>``:
+    :meth:`synthesize` and :attr:`composition` are the generator's, :meth:`transform` is the transform's
+    (applied to every training batch, synthetic images included), :meth:`metrics` are both parts'.
+
+    Raises a ConfigError unless ``transform_part`` only transforms and ``generator`` only generates."""
+
+    def __init__(self, transform_part: Augmentation, generator: Augmentation):
+        name = f"{transform_part.name}+{generator.name}"
+        roles = (_role(transform_part), _role(generator))
+        if roles == ("generates", "transforms"):
+            raise ConfigError(f"augmentation {name!r}: the part that transforms comes first; "
+                              f"write it as {generator.name}+{transform_part.name}")
+        if roles != ("transforms", "generates"):
+            same = roles[0] == roles[1] and roles[0] in ("transforms", "generates")
+            said = (f"both parts {roles[0].removesuffix('s')}" if same
+                    else f"{transform_part.name!r} {roles[0]} and {generator.name!r} {roles[1]}")
+            raise ConfigError(f"augmentation {name!r}: {said}; compose one strategy that transforms with one "
+                              "that generates, as <transform>+<generator> (see `benchmark list`)")
+        self.name = name
+        self.transform_part = transform_part
+        self.generator = generator
+        self.composition = generator.composition
+
+    @property
+    def synthesizer(self) -> Augmentation:
+        return self.generator
+
+    def synthesize(self, train: ImageSet, seed: int,
+                   unlabelled: ImageSet | None = None) -> SyntheticSet | None:
+        return self.generator.synthesize(train, seed, unlabelled)
+
+    def transform(self, batch: Batch, generator: torch.Generator) -> Batch:
+        return self.transform_part.transform(batch, generator)
+
+    def metrics(self) -> dict[str, float]:
+        return {**self.generator.metrics(), **self.transform_part.metrics()}
+
+
+def create_augmentation(name: str, sections: Mapping[str, Mapping[str, Any]] | None = None) -> Augmentation:
+    """The strategy called ``name``, a registered name or a composed ``<transform>+<generator>``, each
+    part built from its own block ``sections[part]`` of a resolved config's ``augmentations`` section
+    (:func:`benchmark.config.resolve_config` keeps one per part); ``sections=None`` builds every part at
+    its default settings. Unknown parts (with the closest registered name) and parts that cannot be
+    composed are one-line ConfigErrors; this is the only place that builds a strategy from a name."""
+    parts = augmentation_parts(name)
+    for part in parts:
+        AUGMENTATIONS.entry(part)
+    built = [AUGMENTATIONS.create(part, **(sections[part] if sections is not None else {})) for part in parts]
+    return built[0] if len(built) == 1 else ComposedAugmentation(*built)
+
+
+def strategy_roles() -> dict[str, list[str]]:
+    """The registered strategies that may be composed, by what their objects (at default settings) do:
+    ``{"transforms": [...], "generates": [...]}``, names sorted; ``none`` is in neither."""
+    built = [create_augmentation(name) for name in AUGMENTATIONS.names()]
+    return {role: [a.name for a in built if _role(a) == role] for role in ("transforms", "generates")}

@@ -2,6 +2,7 @@
 
     benchmark list [--json]
     benchmark run --task hand --aug classic [--detector heatmap] [--profile default] [overrides] [--json]
+    benchmark run --task hand --aug classic+ddpm            # a transform composed with a generator
     benchmark sweep --task ceph --aug classic --n-trials 50 [--storage postgresql://...]
     benchmark ablate baselines/ablations/latent_blend_topk.yaml
     benchmark leaderboard --task hand
@@ -53,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run one experiment and log it to MLflow")
     run.add_argument("--task", required=True, help="task name (see `benchmark list`)")
-    run.add_argument("--aug", default="none", help="augmentation strategy (default: none)")
+    run.add_argument("--aug", default="none",
+                     help="augmentation strategy, or <transform>+<generator> such as classic+ddpm (default: none)")
     run.add_argument("--detector", default="heatmap", help="detector (default: heatmap)")
     run.add_argument("--profile", default="default", help="smoke | default | paper (default: default)")
     run.add_argument("--seed", type=int, help="run seed (model init, batches, --train-size subset)")
@@ -89,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", help="tune one (task, aug, detector) with Optuna; trials are MLflow child runs")
     sweep.add_argument("--task", required=True, help="task name")
-    sweep.add_argument("--aug", default="none", help="augmentation strategy (default: none)")
+    sweep.add_argument("--aug", default="none", help="augmentation strategy or <transform>+<generator> "
+                                                     "(default: none)")
     sweep.add_argument("--detector", default="heatmap", help="detector (default: heatmap)")
     sweep.add_argument("--n-trials", type=int, required=True, help="trials in the whole study, over all workers")
     sweep.add_argument("--profile", default="default", help="smoke | default | paper (default: default)")
@@ -163,11 +166,14 @@ def run_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def check_names(args: argparse.Namespace) -> None:
-    """Unknown task, aug or detector names fail here, with the closest match, before anything starts."""
-    from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
+    """Unknown task, aug or detector names, and augmentations that do not compose, fail here (with the
+    closest match) before anything starts."""
+    from benchmark.augmentation import create_augmentation
+    from benchmark.registry import DETECTORS, TASKS
 
-    for registry, name in ((TASKS, args.task), (AUGMENTATIONS, args.aug), (DETECTORS, args.detector)):
-        registry.entry(name)
+    TASKS.entry(args.task)
+    create_augmentation(args.aug)
+    DETECTORS.entry(args.detector)
 
 
 def headline(metrics: dict[str, float]) -> str:
@@ -175,12 +181,20 @@ def headline(metrics: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k in shown)
 
 
+def compose_line(roles: dict[str, list[str]]) -> str:
+    """How to compose augmentations, from :func:`benchmark.augmentation.strategy_roles`."""
+    transforms, generators = roles["transforms"], roles["generates"]
+    return (f"compose: <transform>+<generator>, e.g. {transforms[0]}+{generators[0]}; "
+            f"transforms: {', '.join(transforms)}; generators: {', '.join(generators)}")
+
+
 def command_list(args: argparse.Namespace) -> None:
+    from benchmark.augmentation import strategy_roles
     from benchmark.config import profile_names
     from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
 
     listing = {"tasks": TASKS.describe(), "augmentations": AUGMENTATIONS.describe(),
-               "detectors": DETECTORS.describe(), "profiles": profile_names()}
+               "compose": strategy_roles(), "detectors": DETECTORS.describe(), "profiles": profile_names()}
     if args.json:
         print(json.dumps(listing))
         return
@@ -189,6 +203,8 @@ def command_list(args: argparse.Namespace) -> None:
         width = max(map(len, listing[section]))
         for name, description in listing[section].items():
             print(f"  {name:<{width}}  {description}")
+        if section == "augmentations":
+            print(f"  {compose_line(listing['compose'])}")
     print(f"profiles: {', '.join(listing['profiles'])}")
 
 

@@ -3,8 +3,9 @@
 A profile (``profiles/{smoke,default,paper}.yaml``) sets every knob; named CLI flags and generic
 ``--set section.key=value`` overrides change any of them. Per-task values (``data.image_size``) are
 picked for the chosen task, and only the chosen detector's and augmentation's parameter blocks are
-kept, so the resolved config is exactly what the run used; it is logged as MLflow params and as
-``config.yaml``.
+kept (one block per part of a composed augmentation: ``classic+ddpm`` keeps ``augmentations.classic``
+and ``augmentations.ddpm``), so the resolved config is exactly what the run used; it is logged as MLflow
+params and as ``config.yaml``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from benchmark.errors import ConfigError
+from benchmark.registry import augmentation_parts
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 # Method parameter blocks accept new keys here; the method's settings dataclass validates them.
@@ -69,7 +71,8 @@ def resolve_config(
     sizes = config["data"]["image_size"]
     config["data"]["image_size"] = sizes.get(task, sizes.get("landmarks"))
     config["detectors"] = {detector: dict(base.get("detectors", {}).get(detector) or {})}
-    config["augmentations"] = {aug: dict(base.get("augmentations", {}).get(aug) or {})}
+    config["augmentations"] = {part: dict(base.get("augmentations", {}).get(part) or {})
+                               for part in augmentation_parts(aug)}
     config.setdefault("data", {}).setdefault("data_root", None)
     config.setdefault("tracking", {"uri": None, "experiment": None})
     for dotted, value in (overrides or {}).items():

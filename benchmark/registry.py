@@ -1,9 +1,11 @@
 """One small registry for the three kinds of plug-in: tasks, augmentations and detectors.
 
 Names are the public API (``--task hand --aug ddpm --detector heatmap``), as in timm's model registry
-and lm-evaluation-harness. A plug-in registers itself with a decorator in the module that defines it;
-each registry imports its own plug-in package once, on first use, so that every name of that kind
-is known (looking up a task does not import the detectors' deep-learning libraries).
+and lm-evaluation-harness; an augmentation name may join two registered ones, ``classic+ddpm``
+(:func:`augmentation_parts`, :func:`benchmark.augmentation.create_augmentation`). A plug-in registers
+itself with a decorator in the module that defines it; each registry imports its own plug-in package
+once, on first use, so that every name of that kind is known (looking up a task does not import the
+detectors' deep-learning libraries).
 """
 
 from __future__ import annotations
@@ -69,7 +71,6 @@ class Registry(Generic[T]):
     def describe(self) -> dict[str, str]:
         return {name: self._entries[name].description for name in self.names()}
 
-
     def load_plugins(self) -> None:
         """Import every top-level module of :attr:`package`; each registers its names on import.
 
@@ -88,3 +89,14 @@ class Registry(Generic[T]):
 TASKS: Registry = Registry("task", "tasks")
 AUGMENTATIONS: Registry = Registry("augmentation", "baselines.augmentations")
 DETECTORS: Registry = Registry("detector", "baselines.detectors")
+
+
+def augmentation_parts(name: str) -> tuple[str, ...]:
+    """The registered augmentation names that ``name`` is made of: ``("ddpm",)`` for ``ddpm``,
+    ``("classic", "ddpm")`` for the composed ``classic+ddpm``. Only the form is checked here (one name,
+    or two joined by ``+``); :func:`benchmark.augmentation.create_augmentation` checks the parts."""
+    parts = tuple(name.split("+"))
+    if len(parts) > 2:
+        raise ConfigError(f"augmentation {name!r}: compose exactly two strategies, as "
+                          "<transform>+<generator> (see `benchmark list`)")
+    return parts

@@ -20,13 +20,14 @@ import torch
 import yaml
 
 from benchmark import tracking
+from benchmark.augmentation import create_augmentation
 from benchmark.config import build, flatten, variant_digest
 from benchmark.data.settings import DataSettings
 from benchmark.detector import FitContext
 from benchmark.errors import ConfigError
 from benchmark.evaluation import evaluate
 from benchmark.figures import overlay_grid, sample_grid, training_curves
-from benchmark.registry import AUGMENTATIONS, DETECTORS, TASKS
+from benchmark.registry import DETECTORS, TASKS
 from benchmark.synthetic import compose, synthesize_cached
 from benchmark.task import TaskData
 from benchmark.training.device import pick_device, seed_everything
@@ -152,7 +153,7 @@ def run_experiment(
 
     task_name, aug_name, detector_name = config["task"], config["aug"], config["detector"]
     detector = DETECTORS.create(detector_name, **config["detectors"][detector_name])
-    augmentation = AUGMENTATIONS.create(aug_name, **config["augmentations"][aug_name])
+    augmentation = create_augmentation(aug_name, config["augmentations"])
     settings = build(TrainSettings, config["train"], "train")
     data = load_task_data(config)
     if data.protocol.kind not in detector.kinds:

@@ -7,9 +7,11 @@
 * **Memorisation**: the nearest-training-image SSIM of a generated image is the largest SSIM
   (scikit-image, data range 1) against the ``candidates`` training images closest in L2 on 4x
   downsampled pixels; a generator that copies its training set scores close to 1.
-* **Cache**: a generated set is stored under the SHA-256 of (method name, method settings, training
-  split digest, unlabelled pool digest, seed, cache version) with an atomic write, so a sweep over
-  detector settings or a second run never retrains the generator.
+* **Cache**: a generated set is stored under the SHA-256 of (generator name, generator settings,
+  training split digest, unlabelled pool digest, seed, cache version) with an atomic write, so a sweep
+  over detector settings or a second run never retrains the generator. The generator is the strategy's
+  :attr:`~benchmark.augmentation.Augmentation.synthesizer`: ``ddpm`` and ``classic+ddpm`` with equal
+  ``ddpm`` settings share one set (a transform never changes what is generated).
 """
 
 from __future__ import annotations
@@ -59,9 +61,12 @@ def nearest_training_ssim(generated: np.ndarray, training: np.ndarray, candidate
 
 def synthesis_key(augmentation: Augmentation, train: ImageSet, seed: int,
                   unlabelled: ImageSet | None = None) -> str:
-    settings = asdict(augmentation.settings) if hasattr(augmentation, "settings") else {}
+    """The cache key of the set ``augmentation`` generates (module docstring): its synthesizer's name and
+    settings without the composition ones, which only choose what joins the real set."""
+    source = augmentation.synthesizer
+    settings = asdict(source.settings) if hasattr(source, "settings") else {}
     generation = {k: v for k, v in settings.items() if k not in {f.name for f in fields(CompositionSettings)}}
-    return cache_key({"method": augmentation.name, "settings": generation, "train": train.digest(),
+    return cache_key({"method": source.name, "settings": generation, "train": train.digest(),
                       "unlabelled": unlabelled.digest() if unlabelled is not None else None,
                       "seed": seed, "version": CACHE_VERSION})
 
@@ -94,7 +99,7 @@ def load_synthetic(cache: ArrayCache, key: str) -> SyntheticSet | None:
 def synthesize_cached(augmentation: Augmentation, train: ImageSet, seed: int, use_cache: bool = True,
                       unlabelled: ImageSet | None = None) -> tuple[SyntheticSet | None, bool]:
     """Run (or load) the augmentation's generator; returns the set and whether it was a cache hit."""
-    if type(augmentation).synthesize is Augmentation.synthesize:
+    if not augmentation.generates:
         return None, False
     cache = ArrayCache(namespace="synthetic")
     key = synthesis_key(augmentation, train, seed, unlabelled)

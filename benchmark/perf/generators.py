@@ -18,11 +18,11 @@ import torch.nn.functional as F
 
 from baselines.augmentations.diffusion import build_unet, linear_scheduler, train_ddpm
 from baselines.augmentations.two_channel import encode_two_channel
+from benchmark.augmentation import create_augmentation
 from benchmark.data.imageset import ImageSet
 from benchmark.perf.detectors import plain_step
 from benchmark.perf.figures import ModelFigures
 from benchmark.perf.timing import rate, seconds
-from benchmark.registry import AUGMENTATIONS
 
 Loss = Callable[[torch.nn.Module], torch.Tensor]
 
@@ -53,7 +53,7 @@ def two_channel_figures(name: str, params: dict, train: ImageSet, device: torch.
                         n_samples: int) -> ModelFigures:
     """``ddpm``, ``vae`` or ``gan`` at ``params`` (the profile's settings)."""
     def create(steps: int):
-        return AUGMENTATIONS.create(name, **{**params, "train_steps": steps})
+        return create_augmentation(name, {name: {**params, "train_steps": steps}})
 
     s = create(1).settings
     size = s.image_size or train.image_size
@@ -111,7 +111,7 @@ def latent_blend_figures(params: dict, train: ImageSet, device: torch.device, ca
     from baselines.augmentations.latent_blend import build_autoencoder, ddim_from, encode, train_autoencoder
     from baselines.augmentations.two_channel import resize
 
-    s = AUGMENTATIONS.create("latent-blend", **params).settings
+    s = create_augmentation("latent-blend", {"latent-blend": params}).settings
     size = s.image_size or train.image_size
     data = torch.from_numpy(resize(train.images, size) * 2 - 1)[:, None]
     latent_size = (size[0] // s.downsampling, size[1] // s.downsampling)

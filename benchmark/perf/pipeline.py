@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from skimage.io import imsave
 
+from benchmark.augmentation import create_augmentation
 from benchmark.data.settings import DataSettings
 from benchmark.perf.timing import rate, seconds
-from benchmark.registry import AUGMENTATIONS
 from benchmark.task import TaskData
 from benchmark.training.batch import batch_from
 
@@ -62,7 +62,7 @@ def pipeline_rates(data: TaskData, settings: DataSettings, batch_size: int, call
     def index() -> np.ndarray:
         return rng.choice(n, batch_size, replace=n < batch_size)
 
-    classic = AUGMENTATIONS.create("classic")
+    classic = create_augmentation("classic")
     rates["batch assembly"] = rate(lambda: batch_from(data.train, index()), batch_size, calls, 1)
     rates["batch assembly + classic augmentation"] = rate(lambda: classic.transform(batch_from(data.train, index()), generator),
                                          batch_size, calls, 1)

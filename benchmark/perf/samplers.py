@@ -8,13 +8,13 @@ from __future__ import annotations
 import torch
 
 from baselines.augmentations.diffusion import build_unet, linear_scheduler, sample_ddpm
+from benchmark.augmentation import create_augmentation
 from benchmark.perf.timing import rate
-from benchmark.registry import AUGMENTATIONS
 
 
 def sampler_rates(params: dict, image_size: tuple[int, int], n_images: int, device: torch.device) -> dict[str, float]:
     """Images per second of both samplers on ``n_images`` samples (one batch)."""
-    s = AUGMENTATIONS.create("ddpm", **params).settings
+    s = create_augmentation("ddpm", {"ddpm": params}).settings
     size = tuple(s.image_size or image_size)
     torch.manual_seed(0)
     model = build_unet(size, 2, 2, s.block_out_channels, s.layers_per_block, s.attention_levels)

@@ -1,11 +1,11 @@
 """One sweep trial: suggestions -> a resolved config -> a tracked child run scored on the validation split.
 
 The search space is the union of the ``train`` section's (:func:`benchmark.training.settings.search_space`)
-and the spaces declared beside the augmentation and the detector in the registry; a trial parameter
-``<method>.<setting>`` becomes the override ``augmentations.<method>.<setting>`` or
-``detectors.<method>.<setting>``, ``train.<key>`` stays as it is. The objective is the best epoch's
-validation score (validation MRE in mm, or 1 - Dice; lower is better) and every epoch's score is
-reported to Optuna for pruning. A pruned trial's MLflow run ends KILLED; a failing one (an exception, a
+and the spaces declared beside the augmentation (each part of a composed one, ``classic+ddpm``) and the
+detector in the registry; a trial parameter ``<method>.<setting>`` becomes the override
+``augmentations.<method>.<setting>`` or ``detectors.<method>.<setting>``, ``train.<key>`` stays as it is.
+The objective is the best epoch's validation score (validation MRE in mm, or 1 - Dice; lower is better)
+and every epoch's score is reported to Optuna for pruning. A pruned trial's MLflow run ends KILLED; a failing one (an exception, a
 NaN loss, out of memory) ends FAILED, and its reason is kept as the trial's ``error`` attribute.
 """
 
@@ -28,12 +28,14 @@ class SweepQuestion:
 
 
 def suggest_overrides(trial, question: SweepQuestion) -> dict[str, Any]:
-    from benchmark.registry import AUGMENTATIONS, DETECTORS
+    """One trial's overrides: the union of the train section's space and the registered spaces of the
+    augmentation's parts and the detector, each in its own config block (module docstring)."""
+    from benchmark.registry import AUGMENTATIONS, DETECTORS, augmentation_parts
     from benchmark.training.settings import search_space as train_space
 
     overrides = {f"train.{k}": v for k, v in train_space(trial).items()}
-    for section, registry, name in (("augmentations", AUGMENTATIONS, question.aug),
-                                    ("detectors", DETECTORS, question.detector)):
+    methods = [("augmentations", AUGMENTATIONS, part) for part in augmentation_parts(question.aug)]
+    for section, registry, name in (*methods, ("detectors", DETECTORS, question.detector)):
         space = registry.entry(name).search_space
         if space is not None:
             overrides.update({f"{section}.{name}.{k}": v for k, v in space(trial).items()})

@@ -47,10 +47,11 @@ class SweepOutcome:
 
 def check_question(question: SweepQuestion) -> None:
     """Fail before any study or run exists if the question cannot be swept."""
-    from benchmark.registry import AUGMENTATIONS, DETECTORS
+    from benchmark.augmentation import create_augmentation
+    from benchmark.registry import DETECTORS
 
     config = trial_config(question, {})
-    AUGMENTATIONS.create(question.aug, **config["augmentations"][question.aug])
+    create_augmentation(question.aug, config["augmentations"])
     detector = DETECTORS.create(question.detector, **config["detectors"][question.detector])
     if not detector.trains:
         raise ConfigError(f"detector {question.detector!r} does not train, so there is nothing to sweep")
