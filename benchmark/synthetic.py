@@ -28,8 +28,9 @@ from benchmark.data.imageset import ImageSet
 # Raised whenever a generator's output or the reading of its labels changes for the same settings, so
 # stale cached sets are not reused: 3 = DDIM sampling with the noise re-derived from the clipped x0
 # estimate; 4 = generated masks checked against the training masks (components, area); 5 = merged
-# heatmap peaks shared by two landmarks.
-CACHE_VERSION = 5
+# heatmap peaks shared by two landmarks; 6 = one diffusion module (latent blending's partial DDIM follows
+# diffusers' img2img timesteps).
+CACHE_VERSION = 6
 
 
 def compose(real: ImageSet, synthetic: SyntheticSet | None, settings: CompositionSettings,

@@ -6,8 +6,8 @@ import torch
 
 import baselines.augmentations.ddpm as ddpm_module
 from baselines.augmentations.ddpm import DDPMAugmentation
-from baselines.augmentations.diffusion import build_unet, linear_scheduler, sample_ddpm, train_ddpm
 from baselines.augmentations.two_channel import encode_two_channel, rescale_points
+from baselines.diffusion import DiffusionRecipe, build_unet, make_scheduler, sample, train_diffusion
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.labels.mask_check import MaskPlausibility
@@ -61,31 +61,31 @@ def tiny_model() -> torch.nn.Module:
 
 
 def test_sampler_shapes_and_determinism():
-    model, scheduler = tiny_model(), linear_scheduler(20)
-    first = sample_ddpm(model, scheduler, 5, (2, 16, 16), "ddim", 3, 4, 7, torch.device("cpu"), progress=False)
-    again = sample_ddpm(model, scheduler, 5, (2, 16, 16), "ddim", 3, 4, 7, torch.device("cpu"), progress=False)
-    other = sample_ddpm(model, scheduler, 5, (2, 16, 16), "ddim", 3, 4, 8, torch.device("cpu"), progress=False)
+    model, scheduler = tiny_model(), make_scheduler(20)
+    first = sample(model, scheduler, 5, (2, 16, 16), "ddim", 3, 4, 7, torch.device("cpu"), progress=False)
+    again = sample(model, scheduler, 5, (2, 16, 16), "ddim", 3, 4, 7, torch.device("cpu"), progress=False)
+    other = sample(model, scheduler, 5, (2, 16, 16), "ddim", 3, 4, 8, torch.device("cpu"), progress=False)
     assert first.shape == (5, 2, 16, 16) and first.dtype == np.float32
     assert np.abs(first).max() <= 1
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
-    ancestral = sample_ddpm(model, scheduler, 2, (2, 16, 16), "ddpm", 3, 4, 7, torch.device("cpu"), progress=False)
+    ancestral = sample(model, scheduler, 2, (2, 16, 16), "ddpm", 3, 4, 7, torch.device("cpu"), progress=False)
     np.testing.assert_array_equal(
-        ancestral, sample_ddpm(model, scheduler, 2, (2, 16, 16), "ddpm", 3, 4, 7, torch.device("cpu"), progress=False))
+        ancestral, sample(model, scheduler, 2, (2, 16, 16), "ddpm", 3, 4, 7, torch.device("cpu"), progress=False))
 
 
 @pytest.mark.parametrize("sampler, expected_calls", [("ddim", 4), ("ddpm", 20)])
 def test_network_calls_per_sampler(sampler, expected_calls):
     model, calls = tiny_model(), []
     model.register_forward_hook(lambda *args: calls.append(1))
-    sample_ddpm(model, linear_scheduler(20), 3, (2, 16, 16), sampler, 4, 8, 0, torch.device("cpu"), progress=False)
+    sample(model, make_scheduler(20), 3, (2, 16, 16), sampler, 4, 8, 0, torch.device("cpu"), progress=False)
     assert len(calls) == expected_calls
 
 
 def test_training_reduces_loss_on_a_constant_image():
     model, data = tiny_model(), torch.full((4, 2, 16, 16), 0.5)
-    report = train_ddpm(model, data, linear_scheduler(20), 30, 4, 3e-3, torch.Generator().manual_seed(0),
-                        torch.device("cpu"), progress=False)
+    report = train_diffusion(model, data, DiffusionRecipe(30, 4, lr=3e-3, num_train_timesteps=20),
+                             torch.Generator().manual_seed(0), torch.device("cpu"), progress=False)
     assert len(report.losses) == 30 and np.mean(report.losses[-5:]) < np.mean(report.losses[:5])
 
 
@@ -115,7 +115,7 @@ def perfect_sampler(train: ImageSet, size: tuple[int, int], sigma: float, extra_
 @pytest.mark.parametrize("quality_filter", [True, False])
 def test_labels_read_back_from_perfect_samples(monkeypatch, quality_filter):
     train = dot_set()
-    monkeypatch.setattr(ddpm_module, "sample_ddpm", perfect_sampler(train, (16, 16), 1.0, extra_peak=True))
+    monkeypatch.setattr(ddpm_module, "sample", perfect_sampler(train, (16, 16), 1.0, extra_peak=True))
     settings = {**TINY, "image_size": [16, 16], "heatmap_sigma": 1.0, "quality_filter": quality_filter}
     result = AUGMENTATIONS.create("ddpm", **settings).synthesize(train, seed=0)
     check_columns(result, 6)
@@ -145,7 +145,7 @@ def test_synthesize_segmentation_gives_binary_masks(monkeypatch):
 
     pairs = np.stack([train.images * 2 - 1, train.masks * 2.0 - 1], 1)
     pairs[0, 1] = -1.0
-    monkeypatch.setattr(ddpm_module, "sample_ddpm", lambda model, scheduler, n, *args, **kwargs: pairs[:n].copy())
+    monkeypatch.setattr(ddpm_module, "sample", lambda model, scheduler, n, *args, **kwargs: pairs[:n].copy())
     perfect = AUGMENTATIONS.create("ddpm", **TINY).synthesize(train, seed=0)
     assert perfect.quality["accepted"] == [False] + [True] * 5 and perfect.quality["reason"][0] == "empty mask"
     np.testing.assert_array_equal(perfect.images.masks[1:], train.masks[1:6])
@@ -158,10 +158,10 @@ def test_ddim_reproduces_the_one_image_a_model_was_trained_on():
     disc = np.where((xx - 16) ** 2 + (yy - 12) ** 2 < 60, 1.0, -1.0).astype(np.float32)
     data = torch.from_numpy(np.stack([disc, -disc])[None].repeat(16, 0))
     torch.manual_seed(0)
-    model, scheduler = build_unet((32, 32), 2, 2, (16, 32, 32, 64), 1, 1), linear_scheduler(1000)
-    train_ddpm(model, data, scheduler, 400, 8, 1e-3, torch.Generator().manual_seed(0), torch.device("cpu"),
-               progress=False)
-    samples = sample_ddpm(model, scheduler, 4, (2, 32, 32), "ddim", 20, 4, 1, torch.device("cpu"), progress=False)
+    model, scheduler = build_unet((32, 32), 2, 2, (16, 32, 32, 64), 1, 1), make_scheduler(1000)
+    train_diffusion(model, data, DiffusionRecipe(400, 8, lr=1e-3), torch.Generator().manual_seed(0),
+                    torch.device("cpu"), progress=False)
+    samples = sample(model, scheduler, 4, (2, 32, 32), "ddim", 20, 4, 1, torch.device("cpu"), progress=False)
     target = data[:4].numpy()
     assert samples.std() > 0.45  # not the grey mean (it was 0.24)
     assert np.corrcoef(samples.ravel(), target.ravel())[0, 1] > 0.5  # the disc is there (0.67 here)

@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 from benchmark.registry import AUGMENTATIONS
 from tests.cli_helpers import run_json
 
-GENERATORS = ["vae", "gan", "ddpm", "latent-blend"]
+GENERATORS = ["vae", "gan", "ddpm", "shape-ddpm", "latent-blend"]
 EVIDENCE = {"acceptance_rate", "nearest_train_ssim_mean", "n_generated", "n_synthetic_used", "generator_cache_hit",
             "generator_train_seconds", "sampling_images_per_s"}
 

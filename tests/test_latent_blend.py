@@ -1,18 +1,14 @@
 """``latent-blend`` (Lim et al. 2024): settings, partner choice, blending, DDIM and end-to-end synthesis
 on tiny 16x32 sets."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
 
-from baselines.augmentations.diffusion import linear_scheduler
 from baselines.augmentations.latent_blend import (
     LatentBlendAugmentation,
     anatomy_masks,
     blend,
-    ddim_from,
     dilate,
     round_robin_pairs,
     ssim_partners,
@@ -157,24 +153,6 @@ def test_anatomy_map_is_the_label_map_pooled_onto_the_latent_grid():
     assert pixels.sum() == 26  # two discs of 13 pixels
     assert np.array_equal(discs, pixels.reshape(H // 2, 2, W // 2, 2).any(axis=(1, 3)))
     assert discs[2, 2] == 1 and discs[5, 13] == 1 and discs[:, 5:11].sum() == 0
-
-
-def test_ddim_from_applies_the_deterministic_update_and_counts_network_calls():
-    calls = []
-
-    def zero_eps(x, t):
-        calls.append(int(t[0]))
-        return SimpleNamespace(sample=torch.zeros_like(x))
-
-    abar = linear_scheduler(1000).alphas_cumprod
-    z = torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(0))
-    out = ddim_from(zero_eps, z, abar, 299, 25, torch.device("cpu"), "off")
-    assert len(calls) == 25 and calls[0] == 299 and calls[-1] == 0 and calls == sorted(calls, reverse=True)
-    # with eps = 0 every step rescales by sqrt(abar_s / abar_t): the result is z_t0 / sqrt(abar_t0)
-    assert torch.allclose(out, z / abar[299].sqrt(), rtol=1e-5)
-    calls.clear()
-    ddim_from(zero_eps, z, abar, 2, 25, torch.device("cpu"), "off")
-    assert calls == [2, 1, 0]
 
 
 def test_synthesize_pairs_each_image_with_its_labelled_images_mask():

@@ -4,11 +4,10 @@ landmarks in one channel, ``h(p) = max_k exp(-|p - l_k|^2 / (2 sigma^2))``, or t
 back from the generated channel by peaks -> MRF identities -> shape-model check (landmarks) or by
 thresholding (masks).
 
-The network is a diffusers ``UNet2DModel`` (:func:`~baselines.augmentations.diffusion.build_unet`)
-trained with the eps-prediction loss under the linear schedule of Ho et al. (2020), ``T`` =
-``num_train_timesteps`` = 1000 by default; samples come from the full ancestral schedule
-(``sampler: ddpm``, ``T`` network calls) or DDIM with ``ddim_steps`` (``sampler: ddim``, the default on
-a CPU budget).
+The network is a diffusers ``UNet2DModel`` trained and sampled by :mod:`baselines.diffusion` (schedule,
+prediction type, min-SNR weighting, EMA, DDIM or ancestral sampling). ``label_weight`` is the loss weight
+of the label channel against 1 for the image: the heatmap is zero almost everywhere, so with equal weights
+its few peak pixels hardly move the loss.
 
 ``quality_filter=False`` is the ablation without the MRF/shape-model filter: the reader may then take up
 to K extra peaks (the MRF picks K of them) and every sample whose K landmarks could all be assigned is
@@ -18,14 +17,20 @@ are never trained on, because composition only uses accepted ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 
-from baselines.augmentations.diffusion import build_unet, linear_scheduler, sample_ddpm, train_ddpm
 from baselines.augmentations.two_channel import TwoChannelGenerator, TwoChannelSettings
+from baselines.diffusion import (
+    DiffusionGeneratorSettings,
+    denoise_from,
+    sample,
+    scheduler_for,
+    train_diffusion,
+)
 from benchmark.augmentation import composition_search_space
 from benchmark.config import build
 from benchmark.errors import ConfigError
@@ -33,38 +38,21 @@ from benchmark.registry import AUGMENTATIONS
 
 
 @dataclass(frozen=True)
-class DDPMSettings(TwoChannelSettings):
-    """:class:`~baselines.augmentations.two_channel.TwoChannelSettings` plus the U-Net (one level per
-    entry of ``block_out_channels``, self-attention in the ``attention_levels`` coarsest), its training
-    and the sampler."""
+class DDPMSettings(DiffusionGeneratorSettings, TwoChannelSettings):
+    """:class:`~baselines.augmentations.two_channel.TwoChannelSettings`, the diffusion fields of
+    :class:`~baselines.diffusion.DiffusionGeneratorSettings`, and ``label_weight``, the loss weight of the
+    label channel against 1 for the image."""
 
     method: ClassVar[str] = "ddpm"
 
     samples_ratio: float = 0.2
-    num_train_timesteps: int = 1000
-    sampler: Literal["ddim", "ddpm"] = "ddim"
-    ddim_steps: int = 20
-    train_steps: int = 100
-    batch_size: int = 8
-    lr: float = 1e-3
-    block_out_channels: tuple[int, ...] = field(default=(16, 32, 32, 64))
-    layers_per_block: int = 1
-    attention_levels: int = 1
-    sample_batch_size: int = 32
-    amp: str = "auto"
+    label_weight: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "block_out_channels", tuple(int(c) for c in self.block_out_channels))
+        self.check_diffusion(self.method)
         super().__post_init__()
-        if self.sampler not in ("ddim", "ddpm"):
-            raise ConfigError(f"ddpm: sampler must be 'ddim' or 'ddpm', got {self.sampler!r}")
-        for name in ("num_train_timesteps", "ddim_steps", "train_steps", "batch_size", "sample_batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"ddpm: {name} must be >= 1, got {getattr(self, name)}")
-
-    def size_multiple(self, size: tuple[int, int]) -> int:
-        """One halving per U-Net level but the last."""
-        return 2 ** (len(self.block_out_channels) - 1)
+        if not self.label_weight > 0:
+            raise ConfigError(f"ddpm: label_weight must be > 0, got {self.label_weight}")
 
 
 class DDPMAugmentation(TwoChannelGenerator):
@@ -74,16 +62,23 @@ class DDPMAugmentation(TwoChannelGenerator):
     def fit(self, data: torch.Tensor, seed: int, device: torch.device) -> dict[str, float]:
         s = self.settings
         self.shape = tuple(data.shape[1:])
-        self.model = build_unet(self.shape[1:], 2, 2, s.block_out_channels, s.layers_per_block, s.attention_levels)
-        self.scheduler = linear_scheduler(s.num_train_timesteps)
-        report = train_ddpm(self.model, data, self.scheduler, s.train_steps, s.batch_size, s.lr,
-                            torch.Generator().manual_seed(seed), device, s.amp)
+        self.model = s.unet(self.shape[1:], 2, 2)
+        self.scheduler = scheduler_for(s.recipe())
+        report = train_diffusion(self.model, data, s.recipe((1.0, s.label_weight)), torch.Generator().manual_seed(seed),
+                                 device, s.amp, desc="ddpm training")
         return {"generator_final_loss": float(np.mean(report.losses[-max(1, len(report.losses) // 10):]))}
 
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
         s = self.settings
-        return sample_ddpm(self.model, self.scheduler, n, self.shape, s.sampler, s.ddim_steps, s.sample_batch_size,
-                           seed + 1, device, s.amp)
+        return sample(self.model, self.scheduler, n, self.shape, s.sampler, s.ddim_steps, s.sample_batch_size,
+                      seed + 1, device, s.amp)
+
+    def denoise(self, data: torch.Tensor, strength: float, steps: int, seed: int, device: torch.device) -> np.ndarray:
+        """Training samples noised to ``strength * T`` and denoised by DDIM in ``steps`` calls (``steps`` 1:
+        one x0 estimate), for the staged read-back of :mod:`benchmark.readback`."""
+        noise = torch.randn(data.shape, generator=torch.Generator().manual_seed(seed))
+        return denoise_from(self.model, self.scheduler, data, strength, steps, noise, device,
+                            self.settings.amp).float().cpu().numpy()
 
 
 @AUGMENTATIONS.register("ddpm", "DDPM-2ch: a DDPM on [image, heatmap of all landmarks | mask], labels read back "

@@ -19,7 +19,7 @@ Protocol (fitted on the training split of the current fold and the task's unlabe
 2. **Latent DDPM.** Every image is encoded to its posterior mean ``mu``; the latents are multiplied by
    ``latent_scale = 1 / std(mu)`` (over all training latents; recorded as a metric) so the diffusion
    sees unit-variance data. An unconditional ``UNet2DModel`` is trained on them with the eps-prediction
-   loss of :mod:`baselines.augmentations.diffusion` (linear schedule 1e-4 .. 2e-2,
+   loss of :mod:`baselines.diffusion` (linear schedule 1e-4 .. 2e-2,
    ``num_train_timesteps`` T = 1000, ``ddpm_steps`` AdamW steps).
 3. **Partners by SSIM.** For each labelled image ``a`` the ``top_k`` candidates ``u`` with the highest
    SSIM(a, u) (scikit-image, data range 1, 7x7 window) are its partners. To save time SSIM is computed on
@@ -41,10 +41,11 @@ Protocol (fitted on the training split of the current fold and the task's unlabe
 
    with ``"labelled-outside"`` (the literal reading of the paper's Appendix A, ``z_u G' + z_a (1 - G')``)
    the two sources swap. Latents are the scaled posterior means.
-5. **Noise and denoise.** ``z_init`` is noised once to ``t0 = round(strength * T) - 1`` with
-   ``q(z_t0 | z_init)``: ``z_t0 = sqrt(abar_t0) z_init + sqrt(1 - abar_t0) eps``, then denoised by the
-   deterministic DDIM update (eta 0) on ``denoise_steps`` timesteps spaced evenly from ``t0`` down to 0,
-   the last step returning ``z0_hat``:
+5. **Noise and denoise.** ``z_init`` is noised once with ``q(z_t0 | z_init)``,
+   ``z_t0 = sqrt(abar_t0) z_init + sqrt(1 - abar_t0) eps``, to the largest timestep ``t0 <= strength * T``
+   of a DDIM schedule of ``ceil(denoise_steps / strength)`` steps, and denoised by its deterministic
+   update (eta 0) from ``t0`` down to 0 (about ``denoise_steps`` network calls;
+   :func:`baselines.diffusion.denoise_from`, diffusers' img2img convention):
 
        z0_hat = (z_t - sqrt(1 - abar_t) eps_theta(z_t, t)) / sqrt(abar_t),
        z_s    = sqrt(abar_s) z0_hat + sqrt(1 - abar_s) eps_theta(z_t, t).
@@ -77,12 +78,12 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import AutoencoderKL, UNet2DModel
+from diffusers import AutoencoderKL
 from skimage.metrics import structural_similarity
 from tqdm.auto import tqdm
 
-from baselines.augmentations.diffusion import build_unet, linear_scheduler, train_ddpm
 from baselines.augmentations.two_channel import batch_indices, resize
+from baselines.diffusion import DiffusionRecipe, build_unet, denoise_from, scheduler_for, train_diffusion
 from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
 from benchmark.config import build
 from benchmark.data.imageset import ImageSet
@@ -316,23 +317,6 @@ def round_robin_pairs(n_labelled: int, k: int, n: int) -> list[tuple[int, int]]:
     return [(i, rank) for rank in range(k) for i in range(n_labelled)][:n]
 
 
-@torch.no_grad()
-def ddim_from(model: UNet2DModel, z: torch.Tensor, abar: torch.Tensor, t0: int, steps: int,
-              device: torch.device, amp: str) -> torch.Tensor:
-    """Deterministic DDIM (eta 0) from ``z`` = z_t0 to z0_hat over ``steps`` timesteps t0 .. 0 (module
-    docstring); ``abar`` holds the cumulative alphas on ``device``."""
-    timesteps = np.unique(np.round(np.linspace(0, t0, min(steps, t0 + 1))).astype(np.int64))[::-1]
-    x = z.to(device)
-    for i, t in enumerate(timesteps):
-        a_t = abar[t]
-        a_s = abar[timesteps[i + 1]] if i + 1 < len(timesteps) else torch.ones((), device=device)
-        with autocast(device, amp):
-            eps = model(x, torch.full((len(x),), int(t), device=device)).sample.float()
-        x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-        x = a_s.sqrt() * x0 + (1 - a_s).sqrt() * eps
-    return x
-
-
 def final_loss(losses: list[float]) -> float:
     """Mean of the last tenth of a loss curve (at least its last value)."""
     return float(np.mean(losses[-max(1, len(losses) // 10):]))
@@ -375,9 +359,11 @@ class LatentBlendAugmentation(Augmentation):
         latents = encode(ae, data, s.sample_batch_size, device, s.amp)
         latent_scale = float(1.0 / latents.std().clamp_min(1e-8))
         latents = latents * latent_scale
-        scheduler = linear_scheduler(s.num_train_timesteps)
-        report = train_ddpm(unet, latents, scheduler, s.ddpm_steps, s.ddpm_batch_size, s.ddpm_lr,
-                            torch.Generator().manual_seed(seed + 1), device, s.amp)
+        recipe = DiffusionRecipe(steps=s.ddpm_steps, batch_size=s.ddpm_batch_size, lr=s.ddpm_lr,
+                                 num_train_timesteps=s.num_train_timesteps)
+        scheduler = scheduler_for(recipe, clip_sample=False)
+        report = train_diffusion(unet, latents, recipe, torch.Generator().manual_seed(seed + 1), device, s.amp,
+                                 desc="latent-blend ddpm training")
         train_seconds = time.perf_counter() - started
 
         # 3: partners and the pairs to synthesise
@@ -392,8 +378,6 @@ class LatentBlendAugmentation(Augmentation):
 
         # 4-5: blend, noise to t0, DDIM back to 0, decode
         started = time.perf_counter()
-        abar = scheduler.alphas_cumprod.to(device)
-        t0 = max(1, round(s.strength * s.num_train_timesteps)) - 1
         generator = torch.Generator().manual_seed(seed + 2)
         unet.to(device).eval()
         decoded = []
@@ -404,8 +388,7 @@ class LatentBlendAugmentation(Augmentation):
             u = torch.from_numpy(np.array([partners[i, rank] for i, rank in chunk]))
             z_init = blend(z_labelled[a], z_pool[u], anatomy[a], s.convention).to(device)
             noise = torch.randn(z_init.shape, generator=generator).to(device)
-            z_t0 = abar[t0].sqrt() * z_init + (1 - abar[t0]).sqrt() * noise
-            z0 = ddim_from(unet, z_t0, abar, t0, s.denoise_steps, device, s.amp)
+            z0 = denoise_from(unet, scheduler, z_init, s.strength, s.denoise_steps, noise, device, s.amp)
             with torch.no_grad(), autocast(device, s.amp):
                 decoded.append(ae.decode(z0 / latent_scale).sample.float()[:, 0].cpu().numpy())
         sampling_seconds = time.perf_counter() - started

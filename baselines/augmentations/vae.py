@@ -10,9 +10,9 @@ clipped to [-1, 1] when decoded).
 
 Loss (per sample, averaged over the batch and divided by the number of values ``2 h w``):
 
-    L = sum_pixels (x - x_hat)^2 + beta * KL,   KL = 1/2 sum_j (mu_j^2 + s_j^2 - 1 - log s_j^2)
+    L = sum_c w_c sum_pixels (x - x_hat)_c^2 + beta * KL,   KL = 1/2 sum_j (mu_j^2 + s_j^2 - 1 - log s_j^2)
 
-with ``z = mu + s * eps`` (reparameterisation). Up to a constant this is the negative ELBO of a Gaussian
+with ``z = mu + s * eps`` (reparameterisation) and ``w = (1, label_weight)``. Up to a constant this is the negative ELBO of a Gaussian
 decoder of std ``sqrt(beta / 2)`` on the [-1, 1] scale: ``beta = 0.5`` treats everything below a std of
 0.5 as noise (a thin heatmap peak included), ``beta = 0.02`` a std of 0.1. ``beta`` thus trades
 sharpness (small) against samples from the prior that look like the data (large). Adam, constant
@@ -46,7 +46,8 @@ from benchmark.registry import AUGMENTATIONS
 
 @dataclass(frozen=True)
 class VAESettings(TwoChannelSettings):
-    """:class:`~baselines.augmentations.two_channel.TwoChannelSettings` plus the network and its training."""
+    """:class:`~baselines.augmentations.two_channel.TwoChannelSettings` plus the network and its training
+    (``label_weight``: the loss weight ``w_1`` of the label channel against 1 for the image)."""
 
     method: ClassVar[str] = "vae"
 
@@ -57,12 +58,15 @@ class VAESettings(TwoChannelSettings):
     batch_size: int = 32
     lr: float = 1e-3
     latent_sampling: Literal["prior", "posterior"] = "prior"
+    label_weight: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if min(self.channels, self.latent_dim, self.train_steps, self.batch_size) < 1 or self.beta < 0 or self.lr <= 0:
             raise ConfigError("vae: channels, latent_dim, train_steps and batch_size must be >= 1, "
                               "beta >= 0, lr > 0")
+        if not self.label_weight > 0:
+            raise ConfigError(f"vae: label_weight must be > 0, got {self.label_weight}")
         if self.latent_sampling not in ("prior", "posterior"):
             raise ConfigError(f"vae: latent_sampling must be prior or posterior, got {self.latent_sampling!r}")
 
@@ -100,12 +104,14 @@ class ConvVAE(nn.Module):
         return self.decoder(self.project(z).view(len(z), self.top_width, *self.grid))
 
 
-def vae_loss(model: ConvVAE, x: torch.Tensor, beta: float, generator: torch.Generator) -> torch.Tensor:
+def vae_loss(model: ConvVAE, x: torch.Tensor, beta: float, generator: torch.Generator,
+             label_weight: float = 1.0) -> torch.Tensor:
     """The loss of the module docstring for a batch ``x`` (B, 2, h, w)."""
     mu, log_var = model.encode(x)
     eps = torch.randn(mu.shape, generator=generator, device=mu.device)
     x_hat = model.decode(mu + torch.exp(0.5 * log_var) * eps)
-    reconstruction = ((x - x_hat) ** 2).flatten(1).sum(1)
+    weights = torch.tensor([1.0, label_weight], device=x.device).view(1, 2, 1, 1)
+    reconstruction = (weights * (x - x_hat) ** 2).flatten(1).sum(1)
     kl = 0.5 * (mu**2 + log_var.exp() - 1 - log_var).sum(1)
     return (reconstruction + beta * kl).mean() / x[0].numel()
 
@@ -122,7 +128,7 @@ class VAEAugmentation(TwoChannelGenerator):
         optimiser = torch.optim.Adam(self.model.parameters(), lr=s.lr)
         self.model.train()
         for index in batch_indices(len(data), s.batch_size, s.train_steps, torch.Generator().manual_seed(seed)):
-            loss = vae_loss(self.model, data[index.to(device)], s.beta, self.noise)
+            loss = vae_loss(self.model, data[index.to(device)], s.beta, self.noise, s.label_weight)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

@@ -28,8 +28,9 @@ into a probability region. With T = 100 this schedule leaves ``sqrt(abar_T) = 0.
 time-encoded U-Net with the image as context) on the output grid. The image is the condition: mapped
 to [-1, 1] and folded to the output grid by pixel-unshuffle (``output_stride^2`` channels, no
 information lost) and concatenated to ``x_t``; in = K + s^2 channels, out = K. ``prediction: epsilon``
-(*code*) predicts the noise, ``sample`` predicts ``x_0``; either way
-``x0_hat = (x_t - sqrt(1 - abar_t) eps_hat) / sqrt(abar_t)`` (the paper's single-step estimate).
+(*code*) predicts the noise, ``v_prediction`` the velocity, ``sample`` ``x_0``; ``x0_hat`` follows from
+the output by :func:`baselines.diffusion.predicted_x0` (for eps,
+``x0_hat = (x_t - sqrt(1 - abar_t) eps_hat) / sqrt(abar_t)``, the paper's single-step estimate).
 
 **Blur.** A Gaussian blur with a ``blur_kernel`` x ``blur_kernel`` kernel (*code*: 5), normalised to
 sum 1, whose std grows over the reverse process (*paper*), i.e. as ``t`` falls from ``T - 1`` to 0:
@@ -46,7 +47,8 @@ never saw blurred samples).
 
     L = mse_weight * ||out - target||^2  +  ce_weight * mean_{b,k} -sum_p q(p) log softmax_p(blur(x0_hat) / ce_temperature)
 
-``target`` is ``eps`` (``prediction: epsilon``) or ``x_0``; the softmax runs over the H x W plane of each
+``target`` is ``eps``, ``v`` or ``x_0`` (``prediction``: ``epsilon``, ``v_prediction``, ``sample``;
+:func:`baselines.diffusion.training_target`); the softmax runs over the H x W plane of each
 channel; ``q`` is the few-hot target normalised to sum 1 (the bilinear weights ``w``). Timesteps are
 uniform in {0, .., T - 1}; training noise and timesteps come from torch's global generator (seeded by
 the runner and saved in checkpoints, so a resumed run equals an uninterrupted one on the CPU).
@@ -78,10 +80,17 @@ from typing import Any, Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import DDPMScheduler
 
-from baselines.augmentations.diffusion import build_unet
 from baselines.detectors.losses import from_output_grid, spatial_cross_entropy, to_output_grid
+from baselines.diffusion import (
+    add_noise,
+    build_unet,
+    ddim_update,
+    make_scheduler,
+    predicted_eps,
+    predicted_x0,
+    training_target,
+)
 from benchmark.config import build
 from benchmark.data.imageset import ImageSet
 from benchmark.detector import Detector, FitContext, Prediction, train_in_context
@@ -151,7 +160,7 @@ class SaltPepperSettings:
                               f"({self.num_train_timesteps})")
         if not 0 < self.beta_start <= self.beta_end < 1:
             raise ConfigError(f"{WHAT}: need 0 < beta_start <= beta_end < 1, got {self.beta_start}, {self.beta_end}")
-        choices = {"prediction": ("epsilon", "sample"), "target": ("bilinear", "nearest"),
+        choices = {"prediction": ("epsilon", "v_prediction", "sample"), "target": ("bilinear", "nearest"),
                    "inference": ("single", "multi"), "aggregate": ("mean", "median")}
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
@@ -261,8 +270,8 @@ class SaltPepperDetector(Detector):
         self.seed = 0
         self.num_landmarks = 0
         s = settings
-        self.alphas_cumprod = DDPMScheduler(num_train_timesteps=s.num_train_timesteps, beta_schedule="linear",
-                                            beta_start=s.beta_start, beta_end=s.beta_end).alphas_cumprod
+        self.alphas_cumprod = make_scheduler(s.num_train_timesteps, "linear", beta_start=s.beta_start,
+                                             beta_end=s.beta_end).alphas_cumprod
 
     # --- shared pieces ---------------------------------------------------------------------------
     def condition(self, images: torch.Tensor) -> torch.Tensor:
@@ -274,13 +283,9 @@ class SaltPepperDetector(Detector):
         with autocast(self.device, self.amp):
             out = self.model(torch.cat([xt, cond], dim=1), t).sample
         out = out.float()
-        a = self.alphas_cumprod.to(xt.device)[t].view(-1, 1, 1, 1)
-        if self.settings.prediction == "epsilon":
-            eps = out
-            x0 = (xt - (1 - a).sqrt() * eps) / a.sqrt()
-        else:
-            x0 = out
-            eps = (xt - a.sqrt() * x0) / (1 - a).sqrt()
+        a = self.alphas_cumprod.to(xt.device)[t]
+        x0 = predicted_x0(out, xt, a, self.settings.prediction)
+        eps = out if self.settings.prediction == "epsilon" else predicted_eps(x0, xt, a)
         return out, eps, x0
 
     def blur(self, heatmaps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -299,12 +304,12 @@ class SaltPepperDetector(Detector):
         n = len(batch)
         t = torch.randint(s.num_train_timesteps, (n,)).to(images.device)
         noise = torch.randn(x0.shape).to(images.device)
-        a = self.alphas_cumprod.to(images.device)[t].view(-1, 1, 1, 1)
-        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        abar_t = self.alphas_cumprod.to(images.device)[t]
+        xt = add_noise(x0, noise, abar_t)
         out, _, x0_hat = self.denoise(xt, self.condition(images), t)
         loss = out.new_zeros(())
         if s.mse_weight:
-            loss = loss + s.mse_weight * F.mse_loss(out, noise if s.prediction == "epsilon" else x0)
+            loss = loss + s.mse_weight * F.mse_loss(out, training_target(x0, noise, abar_t, s.prediction))
         if s.ce_weight:
             loss = loss + s.ce_weight * spatial_cross_entropy(self.blur(x0_hat, t) / s.ce_temperature, weights)
         return loss
@@ -356,10 +361,9 @@ class SaltPepperDetector(Detector):
                 guide = self.blur(guide, t)
             a_t, a_s = abar[step], abar[timesteps[i + 1]]
             if s.clip_sample or s.blur_in_sampler:
-                eps = (x - a_t.sqrt() * guide) / (1 - a_t).sqrt()
-            sigma = s.eta * ((1 - a_s) / (1 - a_t) * (1 - a_t / a_s)).clamp_min(0).sqrt()
+                eps = predicted_eps(guide, x, a_t.expand(len(x)))
             z = torch.randn(shape, generator=generator).to(images.device)
-            x = a_s.sqrt() * guide + (1 - a_s - sigma**2).clamp_min(0).sqrt() * eps + sigma * z
+            x = ddim_update(guide, eps, a_t, a_s, s.eta, z)
         last = torch.full((len(images),), timesteps[-1], device=images.device, dtype=torch.long)
         return self.blur(x0, last)
 

@@ -14,10 +14,18 @@ import dataclasses
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
-from baselines.augmentations.diffusion import build_unet, linear_scheduler, train_ddpm
 from baselines.augmentations.two_channel import encode_two_channel
+from baselines.diffusion import (
+    DiffusionRecipe,
+    add_noise,
+    build_unet,
+    denoise_from,
+    diffusion_loss,
+    scheduler_for,
+    train_diffusion,
+    training_target,
+)
 from benchmark.augmentation import create_augmentation
 from benchmark.data.imageset import ImageSet
 from benchmark.perf.detectors import plain_step
@@ -36,16 +44,16 @@ def steps_rate(train_for: Callable[[int], object], batch_size: int, calls: int, 
     return batch_size * calls / max(long - short, 1e-9)
 
 
-def eps_loss(data: torch.Tensor, batch_size: int, num_train_timesteps: int) -> Loss:
-    """The eps-prediction loss on random batches of ``data`` (already on the device)."""
-    abar = linear_scheduler(num_train_timesteps).alphas_cumprod.to(data.device)
+def diffusion_reference_loss(data: torch.Tensor, recipe: DiffusionRecipe) -> Loss:
+    """The recipe's diffusion loss on random batches of ``data`` (already on the device)."""
+    abar = scheduler_for(recipe).alphas_cumprod.to(data.device)
 
     def loss_of(model: torch.nn.Module) -> torch.Tensor:
-        x0 = data[torch.randint(len(data), (batch_size,), device=data.device)]
-        t = torch.randint(num_train_timesteps, (batch_size,), device=data.device)
+        x0 = data[torch.randint(len(data), (recipe.batch_size,), device=data.device)]
+        t = torch.randint(recipe.num_train_timesteps, (recipe.batch_size,), device=data.device)
         eps = torch.randn_like(x0)
-        a = abar[t].view(-1, 1, 1, 1)
-        return F.mse_loss(model(a.sqrt() * x0 + (1 - a).sqrt() * eps, t).sample.float(), eps)
+        output = model(add_noise(x0, eps, abar[t]), t).sample
+        return diffusion_loss(output, training_target(x0, eps, abar[t], recipe.prediction_type), abar[t], recipe)
     return loss_of
 
 
@@ -75,15 +83,15 @@ def two_channel_figures(name: str, params: dict, train: ImageSet, device: torch.
 def reference_step(name: str, s, data: torch.Tensor, device: torch.device) -> Callable[[], None]:
     size = tuple(data.shape[-2:])
     if name == "ddpm":
-        model = build_unet(size, 2, 2, s.block_out_channels, s.layers_per_block, s.attention_levels).to(device)
-        return plain_step(model, eps_loss(data, s.batch_size, s.num_train_timesteps), s.lr, device, s.amp)
+        recipe = s.recipe((1.0, s.label_weight))
+        return plain_step(s.unet(size, 2, 2).to(device), diffusion_reference_loss(data, recipe), s.lr, device, s.amp)
     if name == "vae":
         from baselines.augmentations.vae import ConvVAE, vae_loss
 
         noise = torch.Generator(device=device).manual_seed(0)
         model = ConvVAE(size, s.channels, s.latent_dim).to(device)
         return plain_step(model, lambda m: vae_loss(m, data[torch.randint(len(data), (s.batch_size,), device=device)],
-                                                    s.beta, noise), s.lr, device, "off")
+                                                    s.beta, noise, s.label_weight), s.lr, device, "off")
     if name == "gan":
         return gan_reference_step(s, data, device)
     raise ValueError(f"no reference loop for {name!r}")
@@ -108,7 +116,7 @@ def latent_blend_figures(params: dict, train: ImageSet, device: torch.device, ca
                          warmup: int) -> list[ModelFigures]:
     """The autoencoder and the latent DDPM of ``latent-blend``; sampling = blend-free partial DDIM
     (``strength``, ``denoise_steps``) plus decoding, per image."""
-    from baselines.augmentations.latent_blend import build_autoencoder, ddim_from, encode, train_autoencoder
+    from baselines.augmentations.latent_blend import build_autoencoder, encode, train_autoencoder
     from baselines.augmentations.two_channel import resize
 
     s = create_augmentation("latent-blend", {"latent-blend": params}).settings
@@ -135,21 +143,22 @@ def latent_blend_figures(params: dict, train: ImageSet, device: torch.device, ca
     ae_reference = rate(plain_step(ae.to(device), ae_loss, s.ae_lr, device, s.amp), s.ae_batch_size, calls, warmup,
                         device)
     latents = encode(ae, data, s.sample_batch_size, device, s.amp)
-    scheduler = linear_scheduler(s.num_train_timesteps)
+    recipe = DiffusionRecipe(steps=1, batch_size=s.ddpm_batch_size, lr=s.ddpm_lr,
+                             num_train_timesteps=s.num_train_timesteps)
+    scheduler = scheduler_for(recipe, clip_sample=False)
     generator = torch.Generator()
-    ddpm_rate = steps_rate(lambda k: train_ddpm(unet(), latents, scheduler, k, s.ddpm_batch_size, s.ddpm_lr,
-                                                generator.manual_seed(0), device, s.amp, progress=False),
+    ddpm_rate = steps_rate(lambda k: train_diffusion(unet(), latents, dataclasses.replace(recipe, steps=k),
+                                                     generator.manual_seed(0), device, s.amp, progress=False),
                            s.ddpm_batch_size, calls, warmup, device)
-    ddpm_reference = rate(plain_step(unet().to(device), eps_loss(latents.to(device), s.ddpm_batch_size,
-                                                                  s.num_train_timesteps), s.ddpm_lr, device, s.amp),
-                          s.ddpm_batch_size, calls, warmup, device)
-    model, abar = unet().to(device).eval(), scheduler.alphas_cumprod.to(device)
-    t0 = max(1, round(s.strength * s.num_train_timesteps)) - 1
+    ddpm_reference = rate(plain_step(unet().to(device), diffusion_reference_loss(latents.to(device), recipe),
+                                     s.ddpm_lr, device, s.amp), s.ddpm_batch_size, calls, warmup, device)
+    model = unet().to(device).eval()
     z = latents[:s.sample_batch_size]
+    noise = torch.randn(z.shape)
 
     @torch.no_grad()
     def sample() -> None:
-        ae.decode(ddim_from(model, z, abar, t0, s.denoise_steps, device, s.amp))
+        ae.decode(denoise_from(model, scheduler, z, s.strength, s.denoise_steps, noise, device, s.amp))
 
     sampling = rate(sample, len(z), 1, 0, device, repeats=1)
     return [ModelFigures("latent-blend autoencoder", "generator", s.ae_batch_size, ae_rate, ae_reference, sampling,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from baselines.augmentations.diffusion import build_unet, linear_scheduler, sample_ddpm
+from baselines.diffusion import sample, scheduler_for
 from benchmark.augmentation import create_augmentation
 from benchmark.perf.timing import rate
 
@@ -17,11 +17,11 @@ def sampler_rates(params: dict, image_size: tuple[int, int], n_images: int, devi
     s = create_augmentation("ddpm", {"ddpm": params}).settings
     size = tuple(s.image_size or image_size)
     torch.manual_seed(0)
-    model = build_unet(size, 2, 2, s.block_out_channels, s.layers_per_block, s.attention_levels)
-    scheduler = linear_scheduler(s.num_train_timesteps)
+    model = s.unet(size, 2, 2)
+    scheduler = scheduler_for(s.recipe())
 
     def sampled(sampler: str) -> float:
-        return rate(lambda: sample_ddpm(model, scheduler, n_images, (2, *size), sampler, s.ddim_steps, n_images, 0,
+        return rate(lambda: sample(model, scheduler, n_images, (2, *size), sampler, s.ddim_steps, n_images, 0,
                                         device, s.amp, progress=False), n_images, 1, 0, device, repeats=1)
 
     return {f"full schedule ({s.num_train_timesteps} steps)": sampled("ddpm"),
