@@ -6,6 +6,7 @@
     benchmark sweep --task ceph --aug classic --n-trials 50 [--storage postgresql://...]
     benchmark ablate baselines/ablations/latent_blend_topk.yaml
     benchmark leaderboard --task hand
+    benchmark readback --task hand --aug ddpm [--train-size 10]
 
 Errors a user can fix print one line (``error: <file>: <problem>``) and exit with status 2; Ctrl-C
 exits with 130. Heavy libraries (torch, MLflow) are imported inside the commands.
@@ -131,6 +132,24 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--experiment", help="only runs of this MLflow experiment (default: all)")
     board.add_argument("--out", default="leaderboards", help="output folder (default: %(default)s)")
     board.add_argument("--no-figures", action="store_true", help="tables only")
+    readback = commands.add_parser("readback", help="where a two-channel generator's labels get lost: perfect, "
+                                                    "denoised-from-t and unconditional samples read back")
+    readback.add_argument("--task", required=True, help="task name (see `benchmark list`)")
+    readback.add_argument("--aug", required=True, help="a two-channel generator: ddpm, vae or gan")
+    readback.add_argument("--profile", default="default", help="profile of the generator's settings (default: default)")
+    readback.add_argument("--seed", type=int, help="seed (generator init, --train-size subset)")
+    readback.add_argument("--fold", type=int, help="1-based fold")
+    readback.add_argument("--train-size", type=int, help="fit on only this many training images")
+    readback.add_argument("--set", dest="overrides", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                          help="override a config key, e.g. --set augmentations.ddpm.train_steps=3000 (repeatable)")
+    readback.add_argument("--timesteps", type=int, nargs="+", default=[100, 300, 500],
+                          help="noise levels t of stage (b) (default: %(default)s)")
+    readback.add_argument("--ddim-steps", type=int, default=10, help="DDIM calls of stage (b) (default: %(default)s)")
+    readback.add_argument("--samples", type=int, help="unconditional samples of stage (c) (default: the run's number)")
+    readback.add_argument("--held-out", type=int, default=30, help="test images of stage (a) (default: %(default)s)")
+    readback.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    readback.add_argument("--json", action="store_true", help="print one JSON object")
+
     perf = commands.add_parser("perf", help="measured throughput of every model, the data pipeline and the samplers")
     perf.add_argument("--task", default="hand", help="task whose data and sizes are used (default: %(default)s)")
     perf.add_argument("--profile", default="default", help="profile whose model sizes are measured (default: %(default)s)")
@@ -159,7 +178,7 @@ def run_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
     overrides: dict[str, Any] = {key: parse_value(value) for key, value in args.overrides}
     for attribute, key in FLAG_KEYS.items():
-        value = getattr(args, attribute)
+        value = getattr(args, attribute, None)  # commands take a subset of the flags
         if value is not None:
             overrides[key] = value
     return overrides
@@ -179,6 +198,16 @@ def check_names(args: argparse.Namespace) -> None:
 def headline(metrics: dict[str, float]) -> str:
     shown = ("mre_mm", "sdr_2mm", "sdr_4mm", "dice", "hd95_mm")
     return ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k in shown)
+
+
+def training_set_line(metrics: dict[str, float]) -> str:
+    """What the detector trained on, so a user sees at once whether a generator contributed."""
+    if "n_synthetic_used" not in metrics:
+        return ""
+    synthetic = int(metrics["n_synthetic_used"])
+    real = int(metrics["n_train_total"]) - synthetic
+    return (f"; trained on {real} real + {synthetic} synthetic images "
+            f"(acceptance {100 * metrics.get('acceptance_rate', 1.0):.0f} % of {int(metrics['n_generated'])} generated)")
 
 
 def compose_line(roles: dict[str, list[str]]) -> str:
@@ -217,7 +246,7 @@ def command_run(args: argparse.Namespace) -> None:
     result = run_experiment(config, progress=not args.no_progress, device=args.device, use_cache=not args.no_cache,
                             resume=args.resume)
     print(f"run {result.run_id} ({result.task}/{result.aug}/{result.detector}/seed{result.seed}): "
-          f"{headline(result.metrics)}", file=sys.stderr)
+          f"{headline(result.metrics)}{training_set_line(result.metrics)}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.as_json()))
 
@@ -313,6 +342,34 @@ def command_perf(args: argparse.Namespace) -> None:
     print(json.dumps(report.as_json(), indent=2) if args.json else report.table())
 
 
+def command_readback(args: argparse.Namespace) -> None:
+
+    from benchmark.augmentation import create_augmentation
+    from benchmark.config import resolve_config
+    from benchmark.readback import format_rows, staged_readback
+    from benchmark.registry import TASKS
+    from benchmark.runner import load_task_data
+    from benchmark.training.device import pick_device
+
+    TASKS.entry(args.task)
+    generator = create_augmentation(args.aug)
+    if not hasattr(generator, "fit") or not hasattr(generator, "sample"):
+        raise ConfigError(f"readback: {args.aug!r} is not a two-channel generator; use ddpm, vae or gan")
+    if min(args.timesteps) < 0 or args.ddim_steps < 1 or args.held_out < 1 or (args.samples or 1) < 1:
+        raise ConfigError("readback: --timesteps must be >= 0, --ddim-steps, --held-out and --samples >= 1")
+    config = resolve_config(args.profile, args.task, args.aug, "heatmap", run_overrides(args))
+    generator = create_augmentation(args.aug, config["augmentations"])
+    data = load_task_data(config)
+    total = getattr(generator.settings, "num_train_timesteps", None)
+    if total is not None and max(args.timesteps) >= total:
+        raise ConfigError(f"readback: --timesteps must be below the generator's T = {total}")
+    held_out = data.test.subset(list(range(min(args.held_out, len(data.test)))))
+    rows = staged_readback(generator, data.train, held_out, int(config["seed"]), pick_device(args.device),
+                           tuple(args.timesteps), args.ddim_steps, args.samples)
+    print(json.dumps({"task": args.task, "aug": args.aug, "n_train": len(data.train), "rows": rows})
+          if args.json else format_rows(rows))
+
+
 class AblationFailed(BenchmarkError):
     """Some cells of an ablation failed; the others were run and tracked."""
 
@@ -331,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         commands = {"list": command_list, "run": command_run, "data": command_data, "sweep": command_sweep,
                     "ablate": command_ablate, "leaderboard": command_leaderboard,
-                    "perf": command_perf}
+                    "perf": command_perf, "readback": command_readback}
         return commands[args.command](args) or 0
     except BenchmarkError as error:
         print(f"error: {error}", file=sys.stderr)

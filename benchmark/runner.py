@@ -184,13 +184,14 @@ def run_experiment(
         started = time.perf_counter()
         synthetic, cache_hit = synthesize_cached(augmentation, data.train, seed, use_cache=use_cache,
                                                   unlabelled=data.unlabelled)
-        training, n_synthetic = data.train, 0
+        training, n_synthetic, generation = data.train, 0, {}
         if synthetic is not None:
             training, n_synthetic = compose(data.train, synthetic, augmentation.composition, np.random.default_rng(seed))
             generator_seconds = time.perf_counter() - started
-            mlflow.log_metrics({**synthetic.metrics, "generator_seconds": generator_seconds,
-                                "generator_cache_hit": float(cache_hit), "n_synthetic_used": n_synthetic,
-                                "n_train_total": len(training)})
+            generation = {**synthetic.metrics, "generator_seconds": generator_seconds,
+                          "generator_cache_hit": float(cache_hit), "n_synthetic_used": n_synthetic,
+                          "n_train_total": len(training)}
+            mlflow.log_metrics(generation)
             log.info("%s: %s %d synthetic samples in %.1f s, acceptance %.0f %%, training on %d real + %d synthetic",
                      aug_name, "loaded cached" if cache_hit else "generated", len(synthetic.images),
                      generator_seconds, 100 * synthetic.metrics.get("acceptance_rate", 1.0), len(data.train),
@@ -240,4 +241,4 @@ def run_experiment(
                 sample_grid(synthetic, out / "synthetic_samples.png")
             mlflow.log_artifacts(str(out))
         return RunResult(run.info.run_id, task_name, aug_name, detector_name, config["profile"], seed,
-                         metrics={**metrics, **timing}, artifacts_uri=run.info.artifact_uri)
+                         metrics={**metrics, **timing, **generation}, artifacts_uri=run.info.artifact_uri)

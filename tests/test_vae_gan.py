@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+import torch
 
+from baselines.augmentations.gan import diff_augment
 from baselines.augmentations.two_channel import TwoChannelSettings, decode_two_channel, encode_two_channel
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
@@ -180,3 +182,18 @@ def test_vae_posterior_sampling_stays_on_the_training_samples_where_the_prior_do
     assert np.mean(prior.quality["nearest_train_ssim"]) < min(posterior.quality["nearest_train_ssim"])
     with pytest.raises(ConfigError, match="latent_sampling must be prior or posterior"):
         AUGMENTATIONS.create("vae", latent_sampling="aggregate")
+
+
+def test_diff_augment_moves_image_and_label_together_and_only_shifts_intensity_of_the_image():
+    x = -torch.ones(4, 2, 16, 16)
+    x[:, :, 7:9, 7:9] = 1.0  # one bright square in both channels
+    out = diff_augment(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    label = out[:, 1]
+    assert set(torch.unique(label).tolist()) <= {-1.0, 0.0, 1.0}  # label values only moved or cut, never scaled
+    for i in range(4):  # wherever the label is bright, the image carries the same (moved) square
+        bright = label[i] == 1.0
+        if bright.any():
+            image = out[i, 0]
+            assert image[bright].std() < 1e-5 and image[bright].mean() > image[~bright].mean()
+    assert not torch.equal(out, x)

@@ -99,16 +99,20 @@ def reference_step(name: str, s, data: torch.Tensor, device: torch.device) -> Ca
 
 def gan_reference_step(s, data: torch.Tensor, device: torch.device) -> Callable[[], None]:
     """The ``gan`` module's hinge-loss step on fresh networks and optimisers."""
-    from baselines.augmentations.gan import Discriminator, Generator, hinge_step
+    from baselines.augmentations.gan import Discriminator, Generator, diff_augment, hinge_step
 
     size = tuple(data.shape[-2:])
     generator, discriminator = Generator(size, s.channels, s.z_dim).to(device), Discriminator(size, s.channels).to(device)
     opt_g = torch.optim.Adam(generator.parameters(), lr=s.lr_g, betas=s.betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=s.lr_d, betas=s.betas)
 
+    draws = torch.Generator().manual_seed(0)
+    augment = (lambda x: diff_augment(x, draws)) if s.diff_augment else None
+
     def step() -> None:
         real = data[torch.randint(len(data), (s.batch_size,), device=device)]
-        hinge_step(generator, discriminator, opt_g, opt_d, real, torch.randn((s.batch_size, s.z_dim), device=device))
+        hinge_step(generator, discriminator, opt_g, opt_d, real, torch.randn((s.batch_size, s.z_dim), device=device),
+                   augment)
     return step
 
 
