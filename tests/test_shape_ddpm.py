@@ -2,6 +2,7 @@
 exactly the one the image was generated from."""
 
 import numpy as np
+import optuna
 import pytest
 import torch
 
@@ -90,3 +91,12 @@ def test_trained_end_to_end_and_the_cache_key_follows_the_recipe():
     assert base != synthesis_key(AUGMENTATIONS.create("shape-ddpm", **TINY, prediction_type="v_prediction"), train, 0)
     assert base != synthesis_key(AUGMENTATIONS.create("shape-ddpm", **TINY, deformation_px=3.0), train, 0)
     assert base == synthesis_key(AUGMENTATIONS.create("shape-ddpm", **TINY, synthetic_ratio=2.0), train, 0)
+
+
+@pytest.mark.parametrize("name", ["shape-ddpm", "ddpm"])
+def test_search_space_suggests_valid_settings(name):
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(5):
+        suggested = AUGMENTATIONS.entry(name).search_space(study.ask())
+        settings = AUGMENTATIONS.create(name, **TINY, **suggested).settings
+        assert all(getattr(settings, key) == value for key, value in suggested.items())

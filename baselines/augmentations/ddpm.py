@@ -81,8 +81,15 @@ class DDPMAugmentation(TwoChannelGenerator):
                             self.settings.amp).float().cpu().numpy()
 
 
+def search_space(trial) -> dict:
+    """The shared composition suggestions plus the label channel's width and loss weight."""
+    return {**composition_search_space("ddpm")(trial),
+            "heatmap_sigma": trial.suggest_float("ddpm.heatmap_sigma", 1.0, 3.0),
+            "label_weight": trial.suggest_float("ddpm.label_weight", 1.0, 30.0, log=True)}
+
+
 @AUGMENTATIONS.register("ddpm", "DDPM-2ch: a DDPM on [image, heatmap of all landmarks | mask], labels read back "
                                 "by peaks + MRF + shape model (Hadzic et al. 2024)",
-                       search_space=composition_search_space("ddpm"))
+                       search_space=search_space)
 def create(**params) -> DDPMAugmentation:
     return DDPMAugmentation(build(DDPMSettings, params, "ddpm"))

@@ -188,8 +188,15 @@ class ShapeDDPMAugmentation(Augmentation):
         return SyntheticSet(images=synthetic, quality=quality, metrics=metrics)
 
 
+def search_space(trial) -> dict:
+    """The shared composition suggestions plus the label deformation and the heatmap width."""
+    return {**composition_search_space("shape-ddpm")(trial),
+            "deformation_px": trial.suggest_float("shape-ddpm.deformation_px", 0.5, 6.0),
+            "heatmap_sigma": trial.suggest_float("shape-ddpm.heatmap_sigma", 1.0, 3.0)}
+
+
 @AUGMENTATIONS.register("shape-ddpm", "labels first: a deformed training label, rendered, and the image from a DDPM "
                                       "conditioned on it (labels exact by construction)",
-                       search_space=composition_search_space("shape-ddpm"))
+                       search_space=search_space)
 def create(**params) -> ShapeDDPMAugmentation:
     return ShapeDDPMAugmentation(build(ShapeDDPMSettings, params, "shape-ddpm"))
