@@ -225,8 +225,9 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
         row = _level_cells(spec, cell)
         record = {**{k: v for k, v in cell.levels.items()}, "n_runs": len(run_ids)}
         for metric in metrics:
-            values = by_id.loc[run_ids, f"metrics.{metric}"].astype(float) if run_ids and f"metrics.{metric}" in by_id \
-                else pd.Series(dtype=float)
+            # a run without the metric (`none` has no acceptance rate) counts as absent, not as 0
+            values = by_id.loc[run_ids, f"metrics.{metric}"].astype(float).dropna() \
+                if run_ids and f"metrics.{metric}" in by_id else pd.Series(dtype=float)
             mean, sd = values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0
             record[f"{metric}_mean"], record[f"{metric}_sd"] = mean, sd
             row[metric_label(metric)] = f"{mean:.3f} ± {sd:.3f}" if len(values) else "–"

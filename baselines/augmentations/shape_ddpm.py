@@ -92,7 +92,7 @@ def displace_points(points: np.ndarray, field: np.ndarray) -> np.ndarray:
 
 def pull_masks(masks: np.ndarray, fields: np.ndarray) -> np.ndarray:
     """``m'(p) = m(p - d(p))`` (nearest) for (n, h, w) masks and (n, 2, h, w) fields."""
-    n, h, w = masks.shape
+    h, w = masks.shape[1:]
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     source_x = xx[None] - fields[:, 0]
     source_y = yy[None] - fields[:, 1]
