@@ -90,11 +90,15 @@ class DiffusionRecipe:
 def check_recipe(settings, what: str) -> None:
     """One-line errors for the diffusion fields a settings object shares with :class:`DiffusionRecipe`."""
     if settings.prediction_type not in PREDICTION_TYPES:
-        raise ConfigError(f"{what}: prediction_type must be one of {', '.join(PREDICTION_TYPES)}, "
-                          f"got {settings.prediction_type!r}")
+        raise ConfigError(
+            f"{what}: prediction_type must be one of {', '.join(PREDICTION_TYPES)}, "
+            f"got {settings.prediction_type!r}"
+        )
     if settings.beta_schedule not in BETA_SCHEDULES:
-        raise ConfigError(f"{what}: beta_schedule must be one of {', '.join(BETA_SCHEDULES)}, "
-                          f"got {settings.beta_schedule!r}")
+        raise ConfigError(
+            f"{what}: beta_schedule must be one of {', '.join(BETA_SCHEDULES)}, "
+            f"got {settings.beta_schedule!r}"
+        )
     if settings.min_snr_gamma is not None and not settings.min_snr_gamma > 0:
         raise ConfigError(f"{what}: min_snr_gamma must be > 0 or null, got {settings.min_snr_gamma}")
     if not 0 <= settings.ema_decay < 1:
@@ -106,8 +110,14 @@ def check_recipe(settings, what: str) -> None:
         raise ConfigError(f"{what}: channel_weights must be non-negative with a positive sum, got {weights}")
 
 
-def build_unet(sample_size: tuple[int, int], in_channels: int, out_channels: int,
-               block_out_channels: tuple[int, ...], layers_per_block: int, attention_levels: int = 1) -> UNet2DModel:
+def build_unet(
+    sample_size: tuple[int, int],
+    in_channels: int,
+    out_channels: int,
+    block_out_channels: tuple[int, ...],
+    layers_per_block: int,
+    attention_levels: int = 1,
+) -> UNet2DModel:
     """A randomly initialised diffusers U-Net with one resolution level per entry of ``block_out_channels``
     (each level but the last halves the resolution) and self-attention only in the ``attention_levels``
     lowest-resolution levels, where it is cheap."""
@@ -143,20 +153,31 @@ class PatchedUNet(torch.nn.Module):
         return UNet2DOutput(sample=F.pixel_shuffle(self.unet(F.pixel_unshuffle(x, p), t).sample, p))
 
 
-def make_scheduler(num_train_timesteps: int = 1000, beta_schedule: str = "linear",
-                   prediction_type: str = "epsilon", beta_start: float = 1e-4, beta_end: float = 2e-2,
-                   clip_sample: bool = True) -> DDPMScheduler:
+def make_scheduler(
+    num_train_timesteps: int = 1000,
+    beta_schedule: str = "linear",
+    prediction_type: str = "epsilon",
+    beta_start: float = 1e-4,
+    beta_end: float = 2e-2,
+    clip_sample: bool = True,
+) -> DDPMScheduler:
     """The training scheduler (betas, ``abar``, prediction type); samplers are built from its config.
     With ``clip_sample`` (data in [-1, 1]; not for unit-variance latents) ``x0_hat`` and the samples are
     clipped to [-1, 1]."""
-    return DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule,
-                         beta_start=beta_start, beta_end=beta_end, prediction_type=prediction_type,
-                         clip_sample=clip_sample)
+    return DDPMScheduler(
+        num_train_timesteps=num_train_timesteps,
+        beta_schedule=beta_schedule,
+        beta_start=beta_start,
+        beta_end=beta_end,
+        prediction_type=prediction_type,
+        clip_sample=clip_sample,
+    )
 
 
 def scheduler_for(recipe: DiffusionRecipe, clip_sample: bool = True) -> DDPMScheduler:
-    return make_scheduler(recipe.num_train_timesteps, recipe.beta_schedule, recipe.prediction_type,
-                          clip_sample=clip_sample)
+    return make_scheduler(
+        recipe.num_train_timesteps, recipe.beta_schedule, recipe.prediction_type, clip_sample=clip_sample
+    )
 
 
 def _per_sample(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -169,7 +190,9 @@ def add_noise(x0: torch.Tensor, eps: torch.Tensor, abar_t: torch.Tensor) -> torc
     return a.sqrt() * x0 + (1 - a).sqrt() * eps
 
 
-def training_target(x0: torch.Tensor, eps: torch.Tensor, abar_t: torch.Tensor, prediction_type: str) -> torch.Tensor:
+def training_target(
+    x0: torch.Tensor, eps: torch.Tensor, abar_t: torch.Tensor, prediction_type: str
+) -> torch.Tensor:
     """What the network output is trained to match: ``eps``, ``v`` or ``x_0`` (module docstring)."""
     if prediction_type == "epsilon":
         return eps
@@ -181,7 +204,9 @@ def training_target(x0: torch.Tensor, eps: torch.Tensor, abar_t: torch.Tensor, p
     raise ValueError(f"unknown prediction type {prediction_type!r}")
 
 
-def predicted_x0(output: torch.Tensor, xt: torch.Tensor, abar_t: torch.Tensor, prediction_type: str) -> torch.Tensor:
+def predicted_x0(
+    output: torch.Tensor, xt: torch.Tensor, abar_t: torch.Tensor, prediction_type: str
+) -> torch.Tensor:
     """The clean-sample estimate ``x0_hat`` from the network output at ``x_t`` (module docstring)."""
     a = _per_sample(abar_t, xt)
     if prediction_type == "epsilon":
@@ -206,7 +231,9 @@ def min_snr_weight(abar_t: torch.Tensor, gamma: float, prediction_type: str) -> 
     raise ValueError(f"unknown prediction type {prediction_type!r}")
 
 
-def diffusion_loss(output: torch.Tensor, target: torch.Tensor, abar_t: torch.Tensor, recipe: DiffusionRecipe) -> torch.Tensor:
+def diffusion_loss(
+    output: torch.Tensor, target: torch.Tensor, abar_t: torch.Tensor, recipe: DiffusionRecipe
+) -> torch.Tensor:
     """The scalar training loss: channel-weighted squared error per sample, min-SNR-weighted, averaged."""
     squared = (output.float() - target.float()) ** 2
     per_channel = squared.flatten(2).mean(2)  # (N, C)
@@ -214,8 +241,10 @@ def diffusion_loss(output: torch.Tensor, target: torch.Tensor, abar_t: torch.Ten
         per_sample = per_channel.mean(1)
     else:
         if len(recipe.channel_weights) != per_channel.shape[1]:
-            raise ConfigError(f"channel_weights has {len(recipe.channel_weights)} entries for "
-                              f"{per_channel.shape[1]} channels")
+            raise ConfigError(
+                f"channel_weights has {len(recipe.channel_weights)} entries for "
+                f"{per_channel.shape[1]} channels"
+            )
         w = torch.tensor(recipe.channel_weights, dtype=per_channel.dtype, device=per_channel.device)
         per_sample = (per_channel * w).sum(1) / w.sum()
     if recipe.min_snr_gamma is not None:
@@ -238,9 +267,17 @@ def _network_input(xt: torch.Tensor, condition: torch.Tensor | None) -> torch.Te
     return xt if condition is None else torch.cat([xt, condition], dim=1)
 
 
-def train_diffusion(model: UNet2DModel, data: torch.Tensor, recipe: DiffusionRecipe, generator: torch.Generator,
-                    device: torch.device, amp: str = "auto", condition: torch.Tensor | None = None,
-                    desc: str = "diffusion training", progress: bool | None = None) -> TrainingReport:
+def train_diffusion(
+    model: UNet2DModel,
+    data: torch.Tensor,
+    recipe: DiffusionRecipe,
+    generator: torch.Generator,
+    device: torch.device,
+    amp: str = "auto",
+    condition: torch.Tensor | None = None,
+    desc: str = "diffusion training",
+    progress: bool | None = None,
+) -> TrainingReport:
     """Fit ``model`` to ``data`` (N, C, H, W) in [-1, 1] for ``recipe.steps`` AdamW steps of
     :func:`diffusion_loss`; ``condition`` (N, C', H, W) is paired with ``data`` row by row. Batches,
     timesteps and noise are drawn from ``generator`` (on the CPU, so a seed gives the same draws on every
@@ -248,8 +285,14 @@ def train_diffusion(model: UNet2DModel, data: torch.Tensor, recipe: DiffusionRec
     weights. ``progress``: a tqdm bar (``None``: only on a terminal)."""
     model.to(device).train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: lr_multiplier(step, recipe.warmup_steps))
-    ema = EMAModel(model.parameters(), decay=recipe.ema_decay, use_ema_warmup=True) if recipe.ema_decay else None
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: lr_multiplier(step, recipe.warmup_steps)
+    )
+    ema = (
+        EMAModel(model.parameters(), decay=recipe.ema_decay, use_ema_warmup=True)
+        if recipe.ema_decay
+        else None
+    )
     abar = scheduler_for(recipe).alphas_cumprod
     losses: list[float] = []
     started = time.perf_counter()
@@ -276,8 +319,14 @@ def train_diffusion(model: UNet2DModel, data: torch.Tensor, recipe: DiffusionRec
     return TrainingReport(losses=losses, seconds=time.perf_counter() - started)
 
 
-def ddim_update(x0: torch.Tensor, eps: torch.Tensor, abar_t: torch.Tensor, abar_s: torch.Tensor, eta: float,
-                noise: torch.Tensor) -> torch.Tensor:
+def ddim_update(
+    x0: torch.Tensor,
+    eps: torch.Tensor,
+    abar_t: torch.Tensor,
+    abar_s: torch.Tensor,
+    eta: float,
+    noise: torch.Tensor,
+) -> torch.Tensor:
     """The generalised DDIM step (Song et al. 2021) from ``t`` to an earlier ``s``, the update of
     ``DDIMScheduler.step`` for an arbitrary pair of timesteps (a schedule DDIMScheduler cannot express)::
 
@@ -289,7 +338,8 @@ def ddim_update(x0: torch.Tensor, eps: torch.Tensor, abar_t: torch.Tensor, abar_
 
 
 def predicted_eps(x0: torch.Tensor, xt: torch.Tensor, abar_t: torch.Tensor) -> torch.Tensor:
-    """The noise consistent with ``x_t`` and an estimate ``x0``: ``(x_t - sqrt(abar_t) x0) / sqrt(1 - abar_t)``."""
+    """The noise consistent with ``x_t`` and an estimate ``x0``:
+    ``(x_t - sqrt(abar_t) x0) / sqrt(1 - abar_t)``."""
     a = _per_sample(abar_t, xt)
     return (xt - a.sqrt() * x0) / (1 - a).sqrt()
 
@@ -307,8 +357,16 @@ def _stepper(scheduler: DDPMScheduler, sampler: str, steps: int) -> DDPMSchedule
 
 
 @torch.no_grad()
-def _reverse(model: UNet2DModel, stepper, timesteps: torch.Tensor, x: torch.Tensor, condition: torch.Tensor | None,
-             generator: torch.Generator, device: torch.device, amp: str) -> torch.Tensor:
+def _reverse(
+    model: UNet2DModel,
+    stepper,
+    timesteps: torch.Tensor,
+    x: torch.Tensor,
+    condition: torch.Tensor | None,
+    generator: torch.Generator,
+    device: torch.device,
+    amp: str,
+) -> torch.Tensor:
     ddim = isinstance(stepper, DDIMScheduler)
     for t in timesteps:
         with autocast(device, amp):
@@ -325,9 +383,20 @@ def _batches(n: int, batch_size: int, desc: str, progress: bool | None):
 
 
 @torch.no_grad()
-def sample(model: UNet2DModel, scheduler: DDPMScheduler, n: int, shape: tuple[int, int, int], sampler: str,
-           steps: int, batch_size: int, seed: int, device: torch.device, amp: str = "auto",
-           condition: torch.Tensor | None = None, progress: bool | None = None) -> np.ndarray:
+def sample(
+    model: UNet2DModel,
+    scheduler: DDPMScheduler,
+    n: int,
+    shape: tuple[int, int, int],
+    sampler: str,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+    amp: str = "auto",
+    condition: torch.Tensor | None = None,
+    progress: bool | None = None,
+) -> np.ndarray:
     """``n`` samples of ``shape`` (C, H, W) as a float32 (n, C, H, W) array in [-1, 1] (module docstring);
     ``condition`` (n, C', H, W) conditions sample i on row i. All randomness (initial and ancestral noise)
     comes from one CPU generator seeded with ``seed``: a seed gives the same samples for the same model
@@ -340,7 +409,9 @@ def sample(model: UNet2DModel, scheduler: DDPMScheduler, n: int, shape: tuple[in
         stop = min(n, start + batch_size)
         x = torch.randn((stop - start, *shape), generator=generator).to(device)
         cond = None if condition is None else condition[start:stop].to(device)
-        out.append(_reverse(model, stepper, stepper.timesteps, x, cond, generator, device, amp).float().cpu().numpy())
+        out.append(
+            _reverse(model, stepper, stepper.timesteps, x, cond, generator, device, amp).float().cpu().numpy()
+        )
     return np.concatenate(out).astype(np.float32)
 
 
@@ -357,9 +428,17 @@ def partial_timesteps(scheduler: DDPMScheduler, strength: float, steps: int) -> 
 
 
 @torch.no_grad()
-def denoise_from(model: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor, strength: float, steps: int,
-                 noise: torch.Tensor, device: torch.device, amp: str = "auto",
-                 condition: torch.Tensor | None = None) -> torch.Tensor:
+def denoise_from(
+    model: UNet2DModel,
+    scheduler: DDPMScheduler,
+    x0: torch.Tensor,
+    strength: float,
+    steps: int,
+    noise: torch.Tensor,
+    device: torch.device,
+    amp: str = "auto",
+    condition: torch.Tensor | None = None,
+) -> torch.Tensor:
     """The partial reverse process: ``x0`` noised with ``noise`` to the first timestep of
     :func:`partial_timesteps` and denoised by DDIM to a clean sample (module docstring)."""
     model.to(device).eval()
@@ -408,27 +487,49 @@ class DiffusionGeneratorSettings:
         check_recipe(self, what)
         if self.sampler not in SAMPLERS:
             raise ConfigError(f"{what}: sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
-        for name in ("num_train_timesteps", "ddim_steps", "train_steps", "batch_size", "sample_batch_size",
-                     "patch_size"):
+        for name in (
+            "num_train_timesteps",
+            "ddim_steps",
+            "train_steps",
+            "batch_size",
+            "sample_batch_size",
+            "patch_size",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{what}: {name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.attention_levels <= len(self.block_out_channels):
-            raise ConfigError(f"{what}: attention_levels must be in [0, {len(self.block_out_channels)}], "
-                              f"got {self.attention_levels}")
+            raise ConfigError(
+                f"{what}: attention_levels must be in [0, {len(self.block_out_channels)}], "
+                f"got {self.attention_levels}"
+            )
 
     def recipe(self, channel_weights: tuple[float, ...] | None = None) -> DiffusionRecipe:
-        return DiffusionRecipe(steps=self.train_steps, batch_size=self.batch_size, lr=self.lr,
-                               warmup_steps=self.warmup_steps, num_train_timesteps=self.num_train_timesteps,
-                               beta_schedule=self.beta_schedule, prediction_type=self.prediction_type,
-                               min_snr_gamma=self.min_snr_gamma, channel_weights=channel_weights,
-                               ema_decay=self.ema_decay)
+        return DiffusionRecipe(
+            steps=self.train_steps,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            warmup_steps=self.warmup_steps,
+            num_train_timesteps=self.num_train_timesteps,
+            beta_schedule=self.beta_schedule,
+            prediction_type=self.prediction_type,
+            min_snr_gamma=self.min_snr_gamma,
+            channel_weights=channel_weights,
+            ema_decay=self.ema_decay,
+        )
 
     def size_multiple(self, size: tuple[int, int]) -> int:
-        """Both sides of the grid must be multiples of this: the patch times one halving per level but the last."""
+        """Both sides of the grid must be multiples of this: the patch times one halving per level but
+        the last."""
         return self.patch_size * 2 ** (len(self.block_out_channels) - 1)
 
     def unet(self, size: tuple[int, int], in_channels: int, out_channels: int) -> torch.nn.Module:
         p = self.patch_size
-        unet = build_unet((size[0] // p, size[1] // p), in_channels * p * p, out_channels * p * p,
-                          self.block_out_channels, self.layers_per_block, self.attention_levels)
+        unet = build_unet(
+            (size[0] // p, size[1] // p),
+            in_channels * p * p,
+            out_channels * p * p,
+            self.block_out_channels,
+            self.layers_per_block,
+            self.attention_levels,
+        )
         return unet if p == 1 else PatchedUNet(unet, p)

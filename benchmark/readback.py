@@ -2,14 +2,16 @@
 accepted" a generator's labels get lost.
 
 For one (task, generator) on the training split of the run's fold, each stage reads label channels back
-with the generator's own reader and quality filter (:func:`~baselines.augmentations.two_channel.decode_two_channel`)
-and reports the acceptance rate, the label-channel peak counts and the nearest-training SSIM:
+with the generator's own reader and quality filter
+(:func:`~baselines.augmentations.two_channel.decode_two_channel`) and reports the acceptance rate, the
+label-channel peak counts and the nearest-training SSIM:
 
 * **(a) perfect**: the encoded (image, label) samples of held-out test images, decoded as they are: the
   ceiling the reader allows at the generator's grid and heatmap width;
-* **(b) denoised from t**: training samples noised to ``t`` (``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps``)
-  and denoised by the fitted model, once as the one-step ``x0`` estimate and once by DDIM in ``steps``
-  calls (diffusion generators only): whether the model has learnt to restore labels it is shown;
+* **(b) denoised from t** (diffusion generators only): training samples noised to ``t``
+  (``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps``) and denoised by the fitted model, once as the
+  one-step ``x0`` estimate and once by DDIM in ``steps`` calls: whether the model restores labels it is
+  shown;
 * **(c) unconditional**: samples from the fitted generator, as a run makes them.
 
 ``benchmark readback --task hand --aug ddpm [--train-size 10] [--set augmentations.ddpm.train_steps=...]``
@@ -33,9 +35,14 @@ def _stage(name: str, samples: np.ndarray, train: ImageSet, settings, seconds: f
 
     decoded = decode_two_channel(samples, train, settings)
     reasons = Counter(r for r, ok in zip(decoded.quality["reason"], decoded.quality["accepted"]) if not ok)
-    row = {"stage": name, "n": len(samples), "acceptance": decoded.metrics["acceptance_rate"],
-           "nearest_train_ssim": decoded.metrics["nearest_train_ssim_mean"], "seconds": seconds,
-           "rejections": dict(reasons.most_common(3))}
+    row = {
+        "stage": name,
+        "n": len(samples),
+        "acceptance": decoded.metrics["acceptance_rate"],
+        "nearest_train_ssim": decoded.metrics["nearest_train_ssim_mean"],
+        "seconds": seconds,
+        "rejections": dict(reasons.most_common(3)),
+    }
     if "n_peaks" in decoded.quality:
         peaks = np.asarray(decoded.quality["n_peaks"])
         row["peaks"] = f"{int(np.median(peaks))} [{peaks.min()}-{peaks.max()}]"
@@ -45,16 +52,25 @@ def _stage(name: str, samples: np.ndarray, train: ImageSet, settings, seconds: f
     return row
 
 
-def staged_readback(augmentation, train: ImageSet, held_out: ImageSet, seed: int, device: torch.device,
-                    timesteps: tuple[int, ...] = (100, 300, 500), ddim_steps: int = 10,
-                    n_unconditional: int | None = None) -> list[dict[str, Any]]:
+def staged_readback(
+    augmentation,
+    train: ImageSet,
+    held_out: ImageSet,
+    seed: int,
+    device: torch.device,
+    timesteps: tuple[int, ...] = (100, 300, 500),
+    ddim_steps: int = 10,
+    n_unconditional: int | None = None,
+) -> list[dict[str, Any]]:
     """The rows of the module docstring's three stages for a two-channel generator ``augmentation``."""
     from baselines.augmentations.two_channel import encode_two_channel, n_to_generate
 
     s = augmentation.settings
     size = s.image_size or train.image_size
     s.check_size(size)
-    rows = [_stage("(a) perfect, held-out", encode_two_channel(held_out, size, s.heatmap_sigma), train, s, 0.0)]
+    rows = [
+        _stage("(a) perfect, held-out", encode_two_channel(held_out, size, s.heatmap_sigma), train, s, 0.0)
+    ]
     data = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))
     started = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
@@ -76,13 +92,18 @@ def staged_readback(augmentation, train: ImageSet, held_out: ImageSet, seed: int
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
-    lines = ["| stage | n | acceptance | label peaks median [range] | nearest-train SSIM | seconds | top rejections |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| stage | n | acceptance | label peaks median [range] | nearest-train SSIM | seconds "
+        "| top rejections |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         if "acceptance" not in r:
             lines.append(f"| {r['stage']} | {r['n']} | | | | {r['seconds']:.1f} | |")
             continue
         rejections = "; ".join(f"{k} ({v})" for k, v in r["rejections"].items())
-        lines.append(f"| {r['stage']} | {r['n']} | {100 * r['acceptance']:.0f} % | {r['peaks']} | "
-                     f"{r['nearest_train_ssim']:.2f} | {r['seconds']:.1f} | {rejections} |")
+        lines.append(
+            f"| {r['stage']} | {r['n']} | {100 * r['acceptance']:.0f} % | {r['peaks']} | "
+            f"{r['nearest_train_ssim']:.2f} | {r['seconds']:.1f} | {rejections} |"
+        )
     return "\n".join(lines)

@@ -72,7 +72,9 @@ def test_min_snr_weights_by_hand():
 
 def test_loss_weights_channels_and_snr():
     output = torch.zeros(2, 2, 2, 2)
-    target = torch.stack([torch.stack([torch.full((2, 2), 1.0), torch.full((2, 2), 3.0)])] * 2)  # errors 1 and 9
+    target = torch.stack(
+        [torch.stack([torch.full((2, 2), 1.0), torch.full((2, 2), 3.0)])] * 2
+    )  # errors 1 and 9
     a = torch.tensor([0.5, 0.5])
     assert diffusion_loss(output, target, a, DiffusionRecipe(1, 1)).item() == pytest.approx(5.0)
     weighted = DiffusionRecipe(1, 1, channel_weights=(1.0, 3.0))
@@ -104,10 +106,12 @@ def test_ddim_update_by_hand():
     x0, eps = torch.tensor([0.3]), torch.tensor([-0.7])
     a_t, a_s = torch.tensor(0.2), torch.tensor(0.6)
     assert ddim_update(x0, eps, a_t, a_s, 0.0, torch.zeros(1)).item() == pytest.approx(
-        math.sqrt(0.6) * 0.3 + math.sqrt(0.4) * -0.7, rel=1e-5)
+        math.sqrt(0.6) * 0.3 + math.sqrt(0.4) * -0.7, rel=1e-5
+    )
     sigma = math.sqrt(0.4 / 0.8 * (1 - 0.2 / 0.6))
     assert ddim_update(x0, eps, a_t, a_s, 1.0, torch.ones(1)).item() == pytest.approx(
-        math.sqrt(0.6) * 0.3 + math.sqrt(0.4 - sigma**2) * -0.7 + sigma, rel=1e-5)
+        math.sqrt(0.6) * 0.3 + math.sqrt(0.4 - sigma**2) * -0.7 + sigma, rel=1e-5
+    )
 
 
 def test_partial_timesteps_follow_img2img():
@@ -139,8 +143,14 @@ def test_ema_training_ends_on_the_shadow_weights_and_is_seeded():
     def trained(ema_decay: float) -> torch.Tensor:
         torch.manual_seed(0)
         model = build_unet((8, 8), 1, 1, (8, 8), 1, 0)
-        train_diffusion(model, data, DiffusionRecipe(5, 2, lr=1e-2, ema_decay=ema_decay),
-                        torch.Generator().manual_seed(0), CPU, progress=False)
+        train_diffusion(
+            model,
+            data,
+            DiffusionRecipe(5, 2, lr=1e-2, ema_decay=ema_decay),
+            torch.Generator().manual_seed(0),
+            CPU,
+            progress=False,
+        )
         return torch.cat([p.detach().flatten() for p in model.parameters()])
 
     raw, again, shadow = trained(0.0), trained(0.0), trained(0.9)

@@ -15,8 +15,17 @@ from benchmark.registry import AUGMENTATIONS
 from benchmark.synthetic import synthesis_key
 from tests.blob_sets import blobs
 
-TINY = dict(block_out_channels=[8, 16], attention_levels=0, num_train_timesteps=20, ddim_steps=3, train_steps=3,
-            batch_size=4, sample_batch_size=8, n_samples=6, image_size=[16, 16])
+TINY = dict(
+    block_out_channels=[8, 16],
+    attention_levels=0,
+    num_train_timesteps=20,
+    ddim_steps=3,
+    train_steps=3,
+    batch_size=4,
+    sample_batch_size=8,
+    n_samples=6,
+    image_size=[16, 16],
+)
 
 
 def capture_conditions(monkeypatch) -> list[torch.Tensor]:
@@ -75,8 +84,9 @@ def test_without_deformation_labels_are_training_labels(monkeypatch):
 def test_mask_labels_are_deformed_training_masks(monkeypatch):
     train = blobs(8, seed=2, masks=True, size=(32, 32))
     seen = capture_conditions(monkeypatch)
-    result = AUGMENTATIONS.create("shape-ddpm", **{**TINY, "image_size": None}, deformation_px=0.0).synthesize(
-        train, seed=0)
+    result = AUGMENTATIONS.create(
+        "shape-ddpm", **{**TINY, "image_size": None}, deformation_px=0.0
+    ).synthesize(train, seed=0)
     sources = [train.ids.index(i) for i in result.quality["source"]]
     np.testing.assert_array_equal(result.images.masks, train.masks[sources])
     np.testing.assert_array_equal(seen[0][:, 0].numpy() > 0, train.masks[sources] == 1)
@@ -88,7 +98,9 @@ def test_trained_end_to_end_and_the_cache_key_follows_the_recipe():
     assert result.images.images.shape == (6, 32, 32) and np.isfinite(result.images.images).all()
     assert 0 <= result.images.images.min() and result.images.images.max() <= 1
     base = synthesis_key(AUGMENTATIONS.create("shape-ddpm", **TINY), train, 0)
-    assert base != synthesis_key(AUGMENTATIONS.create("shape-ddpm", **TINY, prediction_type="v_prediction"), train, 0)
+    assert base != synthesis_key(
+        AUGMENTATIONS.create("shape-ddpm", **TINY, prediction_type="v_prediction"), train, 0
+    )
     assert base != synthesis_key(AUGMENTATIONS.create("shape-ddpm", **TINY, deformation_px=3.0), train, 0)
     assert base == synthesis_key(AUGMENTATIONS.create("shape-ddpm", **TINY, synthetic_ratio=2.0), train, 0)
 

@@ -66,11 +66,14 @@ class ShapeDDPMSettings(DiffusionGeneratorSettings, TwoChannelSettings):
         self.check_diffusion(self.method)
         super().__post_init__()
         if self.deformation_px < 0 or self.deformation_grid < 2 or self.max_label_tries < 1:
-            raise ConfigError(f"{self.method}: deformation_px must be >= 0, deformation_grid >= 2, "
-                              "max_label_tries >= 1")
+            raise ConfigError(
+                f"{self.method}: deformation_px must be >= 0, deformation_grid >= 2, max_label_tries >= 1"
+            )
 
 
-def smooth_displacements(n: int, size: tuple[int, int], grid: int, std: float, rng: np.random.Generator) -> np.ndarray:
+def smooth_displacements(
+    n: int, size: tuple[int, int], grid: int, std: float, rng: np.random.Generator
+) -> np.ndarray:
     """(n, 2, h, w) displacement fields (x, y) in pixels: a ``grid x grid`` lattice of N(0, std^2) offsets
     upsampled bicubically (module docstring)."""
     lattice = torch.from_numpy(rng.normal(0.0, std, (n, 2, grid, grid)).astype(np.float32))
@@ -85,8 +88,12 @@ def displace_points(points: np.ndarray, field: np.ndarray) -> np.ndarray:
     x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
     x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
     fx, fy = x - x0, y - y0
-    d = (field[:, y0, x0] * (1 - fx) * (1 - fy) + field[:, y0, x1] * fx * (1 - fy)
-         + field[:, y1, x0] * (1 - fx) * fy + field[:, y1, x1] * fx * fy)
+    d = (
+        field[:, y0, x0] * (1 - fx) * (1 - fy)
+        + field[:, y0, x1] * fx * (1 - fy)
+        + field[:, y1, x0] * (1 - fx) * fy
+        + field[:, y1, x1] * fx * fy
+    )
     return points + d.T
 
 
@@ -97,8 +104,13 @@ def pull_masks(masks: np.ndarray, fields: np.ndarray) -> np.ndarray:
     source_x = xx[None] - fields[:, 0]
     source_y = yy[None] - fields[:, 1]
     grid = np.stack([(2 * source_x + 1) / w - 1, (2 * source_y + 1) / h - 1], axis=-1)
-    pulled = F.grid_sample(torch.from_numpy(masks.astype(np.float32))[:, None], torch.from_numpy(grid),
-                           mode="nearest", padding_mode="zeros", align_corners=False)
+    pulled = F.grid_sample(
+        torch.from_numpy(masks.astype(np.float32))[:, None],
+        torch.from_numpy(grid),
+        mode="nearest",
+        padding_mode="zeros",
+        align_corners=False,
+    )
     return pulled[:, 0].numpy().astype(np.uint8)
 
 
@@ -107,11 +119,15 @@ class ShapeDDPMAugmentation(Augmentation):
 
     def __init__(self, settings: ShapeDDPMSettings):
         self.settings = settings
-        self.composition = CompositionSettings(settings.composition, settings.n_synthetic, settings.synthetic_ratio)
+        self.composition = CompositionSettings(
+            settings.composition, settings.n_synthetic, settings.synthetic_ratio
+        )
 
-    def sample_landmarks(self, shapes: np.ndarray, size: tuple[int, int], n: int,
-                         rng: np.random.Generator) -> tuple[np.ndarray, list[int], list[int]]:
-        """``n`` deformed training shapes (n, K, 2) at ``size``, their source indices and the draws each took."""
+    def sample_landmarks(
+        self, shapes: np.ndarray, size: tuple[int, int], n: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, list[int], list[int]]:
+        """``n`` deformed training shapes (n, K, 2) at ``size``, their source indices and the draws each
+        took."""
         s = self.settings
         model = ShapeModel(quantile=s.shape_quantile, noise_std=s.peak_noise_std).fit(shapes)
         h, w = size
@@ -131,7 +147,9 @@ class ShapeDDPMAugmentation(Augmentation):
             tries.append(used)
         return np.stack(out), sources, tries
 
-    def sample_masks(self, masks: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, list[int]]:
+    def sample_masks(
+        self, masks: np.ndarray, n: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, list[int]]:
         s = self.settings
         sources = rng.integers(len(masks), size=n)
         fields = smooth_displacements(n, masks.shape[1:], s.deformation_grid, s.deformation_px, rng)
@@ -147,16 +165,25 @@ class ShapeDDPMAugmentation(Augmentation):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = s.unet(size, 2, 1)
-            report = train_diffusion(model, pairs[:, :1], s.recipe(), torch.Generator().manual_seed(seed), device,
-                                     s.amp, condition=pairs[:, 1:], desc="shape-ddpm training")
+            report = train_diffusion(
+                model,
+                pairs[:, :1],
+                s.recipe(),
+                torch.Generator().manual_seed(seed),
+                device,
+                s.amp,
+                condition=pairs[:, 1:],
+                desc="shape-ddpm training",
+            )
         train_seconds = time.perf_counter() - started
 
         n = n_to_generate(s, len(train))
         rng = np.random.default_rng(seed + 1)
         started = time.perf_counter()
         if train.landmarks is not None:
-            points, sources, tries = self.sample_landmarks(rescale_points(train.landmarks, train.image_size, size),
-                                                           size, n, rng)
+            points, sources, tries = self.sample_landmarks(
+                rescale_points(train.landmarks, train.image_size, size), size, n, rng
+            )
             channel = np.stack([render_landmark_heatmap(p, size, s.heatmap_sigma) for p in points])
             landmarks = rescale_points(points, size, train.image_size).astype(np.float32)
             masks = None
@@ -168,35 +195,63 @@ class ShapeDDPMAugmentation(Augmentation):
             masks = (resize(channel, train.image_size) > 0.5).astype(np.uint8)
             landmarks = None
         condition = torch.from_numpy((2 * channel - 1).astype(np.float32))[:, None]
-        generated = sample(model, scheduler_for(s.recipe()), n, (1, *size), s.sampler, s.ddim_steps,
-                           s.sample_batch_size, seed + 2, device, s.amp, condition=condition)
+        generated = sample(
+            model,
+            scheduler_for(s.recipe()),
+            n,
+            (1, *size),
+            s.sampler,
+            s.ddim_steps,
+            s.sample_batch_size,
+            seed + 2,
+            device,
+            s.amp,
+            condition=condition,
+        )
         sampling_seconds = time.perf_counter() - started
         images = np.clip(resize((generated[:, 0] + 1) / 2, train.image_size), 0, 1)
         ssim = nearest_training_ssim(images, train.images)
         synthetic = ImageSet(
-            ids=[f"{self.name}-{seed}-{i:05d}" for i in range(n)], images=images,
+            ids=[f"{self.name}-{seed}-{i:05d}" for i in range(n)],
+            images=images,
             spacing=np.repeat(np.median(train.spacing, axis=0)[None], n, axis=0),
-            original_size=np.repeat(train.original_size[:1], n, axis=0), landmarks=landmarks, masks=masks,
+            original_size=np.repeat(train.original_size[:1], n, axis=0),
+            landmarks=landmarks,
+            masks=masks,
             meta=dict(train.meta),
         )
-        quality = {"accepted": [True] * n, "reason": ["label first"] * n,
-                   "source": [train.ids[i] for i in sources], "label_tries": tries,
-                   "nearest_train_ssim": [float(v) for v in ssim]}
-        metrics = {"acceptance_rate": 1.0, "nearest_train_ssim_mean": float(ssim.mean()), "n_generated": float(n),
-                   "generator_final_loss": float(np.mean(report.losses[-max(1, len(report.losses) // 10):])),
-                   "generator_train_seconds": train_seconds, "sampling_images_per_s": n / max(sampling_seconds, 1e-9)}
+        quality = {
+            "accepted": [True] * n,
+            "reason": ["label first"] * n,
+            "source": [train.ids[i] for i in sources],
+            "label_tries": tries,
+            "nearest_train_ssim": [float(v) for v in ssim],
+        }
+        metrics = {
+            "acceptance_rate": 1.0,
+            "nearest_train_ssim_mean": float(ssim.mean()),
+            "n_generated": float(n),
+            "generator_final_loss": float(np.mean(report.losses[-max(1, len(report.losses) // 10) :])),
+            "generator_train_seconds": train_seconds,
+            "sampling_images_per_s": n / max(sampling_seconds, 1e-9),
+        }
         return SyntheticSet(images=synthetic, quality=quality, metrics=metrics)
 
 
 def search_space(trial) -> dict:
     """The shared composition suggestions plus the label deformation and the heatmap width."""
-    return {**composition_search_space("shape-ddpm")(trial),
-            "deformation_px": trial.suggest_float("shape-ddpm.deformation_px", 0.5, 6.0),
-            "heatmap_sigma": trial.suggest_float("shape-ddpm.heatmap_sigma", 1.0, 3.0)}
+    return {
+        **composition_search_space("shape-ddpm")(trial),
+        "deformation_px": trial.suggest_float("shape-ddpm.deformation_px", 0.5, 6.0),
+        "heatmap_sigma": trial.suggest_float("shape-ddpm.heatmap_sigma", 1.0, 3.0),
+    }
 
 
-@AUGMENTATIONS.register("shape-ddpm", "labels first: a deformed training label, rendered, and the image from a DDPM "
-                                      "conditioned on it (labels exact by construction)",
-                       search_space=search_space)
+@AUGMENTATIONS.register(
+    "shape-ddpm",
+    "labels first: a deformed training label, rendered, and the image from a DDPM "
+    "conditioned on it (labels exact by construction)",
+    search_space=search_space,
+)
 def create(**params) -> ShapeDDPMAugmentation:
     return ShapeDDPMAugmentation(build(ShapeDDPMSettings, params, "shape-ddpm"))
