@@ -207,6 +207,13 @@ def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path, overrides
     return outcome
 
 
+def render_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path,
+                    overrides: dict[str, Any] | None = None) -> Path:
+    """The table of the grid from the runs the store holds now, running nothing (cells not yet run show
+    ``0/1`` runs): for a grid whose workers are still at it, or were stopped."""
+    return render_table(spec, expand(spec, overrides), tracking_uri, out_dir)
+
+
 def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_uri: str, out_dir: Path) -> Path:
     """``<out_dir>/<name>.md`` and ``.csv``: one row per cell, mean ± SD over its finished seeds."""
     from benchmark.leaderboard.collect import search_finished_runs

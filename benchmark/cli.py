@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.add_argument("--set", dest="overrides", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key in every cell (must not change the method, e.g. train.num_threads)")
     ablate.add_argument("--dry-run", action="store_true", help="list the cells and whether each is done; run nothing")
+    ablate.add_argument("--table-only", action="store_true",
+                        help="render the table from the runs the store holds now; run nothing")
     ablate.add_argument("--no-progress", action="store_true", help="no progress bars")
     ablate.add_argument("--shard", type=shard, metavar="K/N",
                         help="run only cells K, K+N, ... of the grid: N workers on one store share it (1/N ... N/N)")
@@ -311,12 +313,15 @@ def command_leaderboard(args: argparse.Namespace) -> None:
 def command_ablate(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from benchmark.ablation import load_spec, run_ablation
+    from benchmark.ablation import load_spec, render_ablation, run_ablation
     from benchmark.config import parse_value
     from benchmark.tracking import default_tracking_uri
 
     spec = load_spec(Path(args.spec))
     overrides = {key: parse_value(value) for key, value in args.overrides}
+    if args.table_only:
+        print(render_ablation(spec, args.tracking_uri or default_tracking_uri(), Path(args.out), overrides).read_text())
+        return
     outcome = run_ablation(spec, args.tracking_uri or default_tracking_uri(), Path(args.out), overrides=overrides,
                            dry_run=args.dry_run, device=args.device, progress=not args.no_progress,
                            shard=args.shard)

@@ -196,6 +196,13 @@ def test_ablation_runs_the_grid_skips_done_cells_and_feeds_the_leaderboard(tmp_p
     assert pd.read_csv(tmp_path / "out" / "tiny.csv")["n_runs"].tolist() == [1, 1]
     board = build_leaderboard(uri, "hand", tmp_path / "board", profile="smoke", with_figures=False)
     assert sorted(board.table["aug"]) == ["classic", "none"]
+    wider = write_spec(tmp_path, "name: tiny\ntask: hand\nprofile: smoke\nseeds: [0]\nfactors:\n"
+                                 "  aug: [none, classic, vae]\n")
+    code, out, err = run_cli(capsys, "ablate", str(wider), "--tracking-uri", uri, "--out", str(tmp_path / "out"),
+                             "--table-only")
+    assert code == 0 and out.count("1/1") == 2 and "| vae |" in out and "0/1" in out, err
+    client = MlflowClient(uri)
+    assert len(client.search_runs([e.experiment_id for e in client.search_experiments()])) == 2  # nothing ran
 
 
 def test_shards_split_the_grid_between_workers_without_overlap(tmp_path, capsys, caplog):
