@@ -47,7 +47,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -60,7 +59,6 @@ from tqdm.auto import tqdm
 from benchmark.errors import ConfigError
 from benchmark.training.device import autocast
 
-PredictionType = Literal["epsilon", "v_prediction", "sample"]
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid")
 SAMPLERS = ("ddim", "ddpm")
@@ -69,7 +67,7 @@ SAMPLERS = ("ddim", "ddpm")
 @dataclass(frozen=True)
 class DiffusionRecipe:
     """How a diffusion model is trained: schedule, prediction type, loss weighting, optimiser and EMA
-    (module docstring). ``warmup_steps`` ramps the learning rate linearly from 0; ``ema_decay`` 0 turns
+    (module docstring). ``warmup_steps`` ramps the learning rate linearly up to ``lr``; ``ema_decay`` 0 turns
     EMA off; ``channel_weights`` ``None`` weighs every channel 1."""
 
     steps: int
@@ -294,7 +292,7 @@ def train_diffusion(
         else None
     )
     abar = scheduler_for(recipe).alphas_cumprod
-    losses: list[float] = []
+    losses: list[torch.Tensor] = []
     started = time.perf_counter()
     for _ in tqdm(range(recipe.steps), desc=desc, disable=_disabled(progress), leave=False):
         index = torch.randint(len(data), (recipe.batch_size,), generator=generator)
@@ -313,10 +311,11 @@ def train_diffusion(
         schedule.step()
         if ema is not None:
             ema.step(model.parameters())
-        losses.append(float(loss.detach()))
+        losses.append(loss.detach())  # read on the host once, after the loop (no sync per step)
     if ema is not None:
         ema.copy_to(model.parameters())
-    return TrainingReport(losses=losses, seconds=time.perf_counter() - started)
+    return TrainingReport(losses=torch.stack(losses).cpu().tolist() if losses else [],
+                          seconds=time.perf_counter() - started)
 
 
 def ddim_update(
