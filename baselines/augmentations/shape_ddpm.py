@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from baselines.augmentations.two_channel import (
     TwoChannelSettings,
     encode_two_channel,
+    generated_image_set,
     n_to_generate,
     rescale_points,
     resize,
@@ -211,15 +212,7 @@ class ShapeDDPMAugmentation(Augmentation):
         sampling_seconds = time.perf_counter() - started
         images = np.clip(resize((generated[:, 0] + 1) / 2, train.image_size), 0, 1)
         ssim = nearest_training_ssim(images, train.images)
-        synthetic = ImageSet(
-            ids=[f"{self.name}-{seed}-{i:05d}" for i in range(n)],
-            images=images,
-            spacing=np.repeat(np.median(train.spacing, axis=0)[None], n, axis=0),
-            original_size=np.repeat(train.original_size[:1], n, axis=0),
-            landmarks=landmarks,
-            masks=masks,
-            meta=dict(train.meta),
-        )
+        synthetic = generated_image_set(images, train, landmarks, masks, f"{self.name}-{seed}-")
         quality = {
             "accepted": [True] * n,
             "reason": ["label first"] * n,

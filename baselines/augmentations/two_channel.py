@@ -252,6 +252,19 @@ def _read_masks(labels: np.ndarray, train: ImageSet,
                    "n_components": [v.n_components for v in verdicts]}
 
 
+def generated_image_set(images: np.ndarray, train: ImageSet, landmarks: np.ndarray | None,
+                        masks: np.ndarray | None, id_prefix: str) -> ImageSet:
+    """Generated (M, H, W) images and their labels as an image set of the training set's working size,
+    with the training set's median spacing and first original size (a generated image has no source)."""
+    n = len(images)
+    return ImageSet(
+        ids=[f"{id_prefix}{i:05d}" for i in range(n)], images=images,
+        spacing=np.repeat(np.median(train.spacing, axis=0)[None], n, axis=0),
+        original_size=np.repeat(train.original_size[:1], n, axis=0), landmarks=landmarks, masks=masks,
+        meta=dict(train.meta),
+    )
+
+
 def decode_two_channel(samples: np.ndarray, train: ImageSet, settings: TwoChannelSettings | None = None,
                        id_prefix: str = "synthetic-") -> SyntheticSet:
     """Generated (M, 2, h, w) samples in [-1, 1] -> a labelled :class:`SyntheticSet` at the training
@@ -274,12 +287,7 @@ def decode_two_channel(samples: np.ndarray, train: ImageSet, settings: TwoChanne
     n = len(samples)
     ssim = nearest_training_ssim(images, train.images) if n else np.zeros(0)
     quality["nearest_train_ssim"] = [float(v) for v in ssim]
-    synthetic = ImageSet(
-        ids=[f"{id_prefix}{i:05d}" for i in range(n)], images=images,
-        spacing=np.repeat(np.median(train.spacing, axis=0)[None], n, axis=0),
-        original_size=np.repeat(train.original_size[:1], n, axis=0), landmarks=landmarks, masks=masks,
-        meta=dict(train.meta),
-    )
+    synthetic = generated_image_set(images, train, landmarks, masks, id_prefix)
     metrics = {"acceptance_rate": float(np.mean(quality["accepted"])) if n else 0.0,
                "nearest_train_ssim_mean": float(ssim.mean()) if n else 0.0, "n_generated": float(n)}
     return SyntheticSet(images=synthetic, quality=quality, metrics=metrics)
