@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import baselines.augmentations.ddpm as ddpm_module
-from baselines.augmentations.ddpm import DDPMAugmentation
-from baselines.augmentations.two_channel import encode_two_channel, rescale_points
+from baselines.augmentations.ddpm import DDPMAugmentation, DDPMSettings
+from baselines.augmentations.two_channel import decode_two_channel, encode_two_channel, rescale_points
 from baselines.diffusion import DiffusionRecipe, build_unet, make_scheduler, sample, train_diffusion
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
@@ -165,3 +165,25 @@ def test_ddim_reproduces_the_one_image_a_model_was_trained_on():
     target = data[:4].numpy()
     assert samples.std() > 0.45  # not the grey mean (it was 0.24)
     assert np.corrcoef(samples.ravel(), target.ravel())[0, 1] > 0.5  # the disc is there (0.67 here)
+
+
+def test_landmarks_closer_than_the_heatmap_resolves_may_share_a_peak():
+    """A fifth landmark 2.5 px from a corner of the square (sigma 1): a generated heatmap that renders the pair
+    as one blob is read with both on it, since the pair lies within 2 sigma + 1 px in training; a reader
+    that only lets pairs within ``merge_distance`` 1 px share a peak rejects it."""
+    train = dot_set()
+    rng = np.random.default_rng(1)
+    offset = np.array([2.5, 0.0]) + rng.normal(0, 0.1, (len(train), 2))
+    landmarks = np.concatenate([train.landmarks, train.landmarks[:, :1] + offset[:, None]], axis=1)
+    train = ImageSet(ids=train.ids, images=train.images, spacing=train.spacing, original_size=train.original_size,
+                     landmarks=landmarks)
+    merged = ImageSet(ids=train.ids, images=train.images, spacing=train.spacing, original_size=train.original_size,
+                      landmarks=np.concatenate([landmarks[:, :4], landmarks[:, :1]], axis=1))
+    samples = encode_two_channel(merged, (32, 32), 1.0)
+    shared = decode_two_channel(samples, train, DDPMSettings(heatmap_sigma=1.0))
+    assert all(shared.quality["accepted"]), shared.quality["reason"]
+    error = np.linalg.norm(shared.images.landmarks - landmarks, axis=-1)
+    assert error[:, :4].max() < 0.5 and error[:, 4].max() < 3.0
+    strict = decode_two_channel(samples, train, DDPMSettings(heatmap_sigma=1.0, merge_distance=1.0))
+    assert not any(strict.quality["accepted"])
+    assert all(r.startswith("missing landmarks") for r in strict.quality["reason"])

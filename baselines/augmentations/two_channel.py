@@ -60,7 +60,9 @@ class TwoChannelSettings:
     working size), how many samples (``n_samples``, or ``samples_ratio`` times the training set size when it
     is ``None``), the heatmap std, and the label reader (``peak_threshold`` relative to the heatmap maximum,
     ``peak_noise_std`` pixels, ``extra_peak_tolerance`` peaks beyond K, ``shape_quantile`` the Hotelling
-    quantile above which a shape is implausible)."""
+    quantile above which a shape is implausible, ``merge_distance`` generator pixels: how close two
+    landmarks must come in some training shape to be allowed to share one peak; ``None``:
+    ``2 heatmap_sigma + peak_noise_std``, see :func:`fit_reader`)."""
 
     method: ClassVar[str] = "two-channel generator"
 
@@ -76,6 +78,7 @@ class TwoChannelSettings:
     peak_noise_std: float = 1.0
     extra_peak_tolerance: int = 0
     shape_quantile: float = 0.999
+    merge_distance: float | None = None
 
     def __post_init__(self) -> None:
         what = self.method
@@ -95,6 +98,8 @@ class TwoChannelSettings:
         if not 0 < self.peak_threshold < 1 or not 0 < self.shape_quantile < 1 or self.extra_peak_tolerance < 0:
             raise ConfigError(f"{what}: peak_threshold and shape_quantile must be in (0, 1), "
                               "extra_peak_tolerance >= 0")
+        if self.merge_distance is not None and not self.merge_distance > 0:
+            raise ConfigError(f"{what}: merge_distance must be > 0 pixels or null, got {self.merge_distance}")
 
     def size_multiple(self, size: tuple[int, int]) -> int:
         """Both sides of the generator grid must be multiples of this: ``2^stages(size)``."""
@@ -207,11 +212,19 @@ def encode_two_channel(train: ImageSet, size: tuple[int, int], heatmap_sigma: fl
 
 def fit_reader(train: ImageSet, size: tuple[int, int], settings: TwoChannelSettings) -> HeatmapLabelReader:
     """The label reader for heatmaps at the generator's size (h, w), fitted on the training landmarks.
-    Without ``quality_filter`` up to K extra peaks are tolerated."""
+    Without ``quality_filter`` up to K extra peaks are tolerated.
+
+    Merging. Two equal Gaussians of std ``sigma`` summed give one maximum when their centres are less than
+    ``2 sigma`` apart (the Sparrow limit); the suite renders the pixel-wise maximum, which keeps two
+    maxima, but the dip between them is shallow and a generated heatmap, whose peaks are only
+    approximately Gaussian, often fills it. So pairs that come within ``2 sigma`` plus the localisation
+    noise ``peak_noise_std`` in some training shape may share a peak (``merge_distance`` overrides this);
+    both then sit on the shared peak, at most about half that distance from where they belong."""
     s = settings
     extra = s.extra_peak_tolerance if s.quality_filter else max(s.extra_peak_tolerance, train.num_landmarks)
+    merge_distance = s.merge_distance if s.merge_distance is not None else 2 * s.heatmap_sigma + s.peak_noise_std
     reader = HeatmapLabelReader(threshold=s.peak_threshold, extra_peak_tolerance=extra,
-                                peak_noise_std=s.peak_noise_std,
+                                peak_noise_std=s.peak_noise_std, merge_distance=merge_distance,
                                 shape_model=ShapeModel(quantile=s.shape_quantile, noise_std=s.peak_noise_std))
     return reader.fit(rescale_points(train.landmarks, train.image_size, size), size)
 
