@@ -66,7 +66,7 @@ def staged_readback(
     from baselines.augmentations.two_channel import encode_two_channel, n_to_generate
 
     s = augmentation.settings
-    size = s.image_size or train.image_size
+    size = s.grid(train.image_size)
     s.check_size(size)
     rows = [
         _stage("(a) perfect, held-out", encode_two_channel(held_out, size, s.heatmap_sigma), train, s, 0.0)

@@ -187,3 +187,15 @@ def test_landmarks_closer_than_the_heatmap_resolves_may_share_a_peak():
     strict = decode_two_channel(samples, train, DDPMSettings(heatmap_sigma=1.0, merge_distance=1.0))
     assert not any(strict.quality["accepted"])
     assert all(r.startswith("missing landmarks") for r in strict.quality["reason"])
+
+
+def test_grid_scale_rounds_each_side_to_a_multiple_the_network_needs():
+    settings = DDPMSettings(grid_scale=0.75, patch_size=2, block_out_channels=[16, 32, 32, 64])  # multiple 16
+    assert settings.grid((128, 128)) == (96, 96)
+    assert settings.grid((160, 128)) == (128, 96)  # 120 lies half-way: rounds up
+    assert settings.grid((96, 192)) == (80, 144)
+    assert DDPMSettings(grid_scale=0.1).grid((32, 32)) == (8, 8)  # patch 1, 4 levels: never below 8
+    assert DDPMSettings().grid((64, 48)) == (64, 48)
+    assert DDPMSettings(image_size=[32, 32], grid_scale=0.5).grid((128, 128)) == (32, 32)
+    with pytest.raises(ConfigError, match="grid_scale"):
+        DDPMSettings(grid_scale=1.5)

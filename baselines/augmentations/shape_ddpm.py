@@ -158,7 +158,7 @@ class ShapeDDPMAugmentation(Augmentation):
 
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet:
         s = self.settings
-        size = tuple(s.image_size or train.image_size)
+        size = s.grid(train.image_size)
         s.check_size(size)
         device = pick_device("auto")
         pairs = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))

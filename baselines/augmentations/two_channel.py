@@ -16,10 +16,10 @@ image is resized back to (H, W). Landmarks are read from the label channel at (h
 training landmarks mapped to (h, w), and mapped back with ``x -> (x + 0.5) W / w - 0.5``. Masks: the
 label channel is resized to (H, W) and thresholded at 0.5.
 
-Resolution matters for landmarks: two landmarks less than about two generator pixels apart merge into one
-peak, which the reader lets them share only when the pair is that close in training (for the hand
-phantom 20-29 % of *perfect* heatmaps at 128 px have such a merge; with sharing 96 % of them are
-accepted, at half that size almost none), so the default ``image_size`` is the working size.
+Resolution matters for landmarks: two landmarks closer than about two heatmap stds merge into one
+peak, which the reader lets them share only when the pair comes that close in training
+(:func:`fit_reader`). Sharing moves a landmark by up to half the pair's distance, in grid pixels, so a
+coarser grid (``grid_scale``) is cheaper per step but reads dense landmark clusters less exactly.
 
 Quality. With ``quality_filter`` a sample is accepted only when the reader accepts it (landmarks) or
 the mask is plausible (:class:`~benchmark.labels.mask_check.MaskPlausibility`: as many components and
@@ -57,7 +57,7 @@ from benchmark.training.device import pick_device
 class TwoChannelSettings:
     """What every two-channel generator shares: composition (as
     :class:`~benchmark.augmentation.CompositionSettings`), the generator grid ``image_size`` (``None``: the
-    working size), how many samples (``n_samples``, or ``samples_ratio`` times the training set size when it
+    working size times ``grid_scale``, see :meth:`grid`), how many samples (``n_samples``, or ``samples_ratio`` times the training set size when it
     is ``None``), the heatmap std, and the label reader (``peak_threshold`` relative to the heatmap maximum,
     ``peak_noise_std`` pixels, ``extra_peak_tolerance`` peaks beyond K, ``shape_quantile`` the Hotelling
     quantile above which a shape is implausible, ``merge_distance`` generator pixels: how close two
@@ -70,6 +70,7 @@ class TwoChannelSettings:
     n_synthetic: int | None = None
     synthetic_ratio: float = 1.0
     image_size: tuple[int, int] | None = None
+    grid_scale: float = 1.0
     n_samples: int | None = None
     samples_ratio: float = 1.0
     heatmap_sigma: float = 1.0
@@ -91,6 +92,8 @@ class TwoChannelSettings:
                 raise ConfigError(f"{what}: image_size must be [h, w] with both >= 8, or null, got {self.image_size}")
             object.__setattr__(self, "image_size", size)
             self.check_size(size)
+        if not 0 < self.grid_scale <= 1:
+            raise ConfigError(f"{what}: grid_scale must be in (0, 1], got {self.grid_scale}")
         if self.heatmap_sigma <= 0 or self.samples_ratio <= 0 or self.synthetic_ratio < 0:
             raise ConfigError(f"{what}: heatmap_sigma and samples_ratio must be > 0, synthetic_ratio >= 0")
         if self.n_samples is not None and self.n_samples < 1:
@@ -104,6 +107,20 @@ class TwoChannelSettings:
     def size_multiple(self, size: tuple[int, int]) -> int:
         """Both sides of the generator grid must be multiples of this: ``2^stages(size)``."""
         return 2 ** stages(size)
+
+    def grid(self, working_size: tuple[int, int]) -> tuple[int, int]:
+        """The generator grid (h, w): ``image_size`` when set, else the working size itself at
+        ``grid_scale`` 1, else each side times ``grid_scale`` rounded to the nearest multiple of
+        :meth:`size_multiple` (at least one multiple), so that one setting serves tasks of any working
+        size. A coarser grid costs about ``grid_scale^2`` per step; the heatmap std stays in grid pixels."""
+        if self.image_size is not None:
+            return tuple(self.image_size)
+        working = (int(working_size[0]), int(working_size[1]))
+        if self.grid_scale == 1:
+            return working
+        scaled = [side * self.grid_scale for side in working]
+        multiple = self.size_multiple((round(scaled[0]), round(scaled[1])))
+        return tuple(max(1, int(side / multiple + 0.5)) * multiple for side in scaled)
 
     def check_size(self, size: tuple[int, int]) -> None:
         multiple = self.size_multiple(size)
@@ -132,7 +149,7 @@ class TwoChannelGenerator(Augmentation, ABC):
 
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet:
         s = self.settings
-        size = s.image_size or train.image_size
+        size = s.grid(train.image_size)
         s.check_size(size)
         device = pick_device("auto")
         data = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))

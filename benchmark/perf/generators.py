@@ -64,7 +64,7 @@ def two_channel_figures(name: str, params: dict, train: ImageSet, device: torch.
         return create_augmentation(name, {name: {**params, "train_steps": steps}})
 
     s = create(1).settings
-    size = s.image_size or train.image_size
+    size = s.grid(train.image_size)
     data = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))
 
     def train_for(steps: int):
