@@ -67,7 +67,6 @@ def staged_readback(
 
     s = augmentation.settings
     size = s.grid(train.image_size)
-    s.check_size(size)
     rows = [
         _stage("(a) perfect, held-out", encode_two_channel(held_out, size, s.heatmap_sigma), train, s, 0.0)
     ]

@@ -1,5 +1,7 @@
 """DDPM-2ch: settings validation, the sampler, and label read-back on tiny images."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -175,10 +177,8 @@ def test_landmarks_closer_than_the_heatmap_resolves_may_share_a_peak():
     rng = np.random.default_rng(1)
     offset = np.array([2.5, 0.0]) + rng.normal(0, 0.1, (len(train), 2))
     landmarks = np.concatenate([train.landmarks, train.landmarks[:, :1] + offset[:, None]], axis=1)
-    train = ImageSet(ids=train.ids, images=train.images, spacing=train.spacing, original_size=train.original_size,
-                     landmarks=landmarks)
-    merged = ImageSet(ids=train.ids, images=train.images, spacing=train.spacing, original_size=train.original_size,
-                      landmarks=np.concatenate([landmarks[:, :4], landmarks[:, :1]], axis=1))
+    train = replace(train, landmarks=landmarks)
+    merged = replace(train, landmarks=np.concatenate([landmarks[:, :4], landmarks[:, :1]], axis=1))
     samples = encode_two_channel(merged, (32, 32), 1.0)
     shared = decode_two_channel(samples, train, DDPMSettings(heatmap_sigma=1.0))
     assert all(shared.quality["accepted"]), shared.quality["reason"]
@@ -199,3 +199,5 @@ def test_grid_scale_rounds_each_side_to_a_multiple_the_network_needs():
     assert DDPMSettings(image_size=[32, 32], grid_scale=0.5).grid((128, 128)) == (32, 32)
     with pytest.raises(ConfigError, match="grid_scale"):
         DDPMSettings(grid_scale=1.5)
+    with pytest.raises(ConfigError, match="divisible by 8"):
+        DDPMSettings().grid((60, 60))

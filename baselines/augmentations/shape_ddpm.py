@@ -159,7 +159,6 @@ class ShapeDDPMAugmentation(Augmentation):
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet:
         s = self.settings
         size = s.grid(train.image_size)
-        s.check_size(size)
         device = pick_device("auto")
         pairs = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))
         started = time.perf_counter()

@@ -57,8 +57,8 @@ from benchmark.training.device import pick_device
 class TwoChannelSettings:
     """What every two-channel generator shares: composition (as
     :class:`~benchmark.augmentation.CompositionSettings`), the generator grid ``image_size`` (``None``: the
-    working size times ``grid_scale``, see :meth:`grid`), how many samples (``n_samples``, or ``samples_ratio`` times the training set size when it
-    is ``None``), the heatmap std, and the label reader (``peak_threshold`` relative to the heatmap maximum,
+    working size times ``grid_scale``, see :meth:`grid`), how many samples (``n_samples``, or
+    ``samples_ratio`` times the training set size when it is ``None``), the heatmap std, and the label reader (``peak_threshold`` relative to the heatmap maximum,
     ``peak_noise_std`` pixels, ``extra_peak_tolerance`` peaks beyond K, ``shape_quantile`` the Hotelling
     quantile above which a shape is implausible, ``merge_distance`` generator pixels: how close two
     landmarks must come in some training shape to be allowed to share one peak; ``None``:
@@ -109,18 +109,20 @@ class TwoChannelSettings:
         return 2 ** stages(size)
 
     def grid(self, working_size: tuple[int, int]) -> tuple[int, int]:
-        """The generator grid (h, w): ``image_size`` when set, else the working size itself at
-        ``grid_scale`` 1, else each side times ``grid_scale`` rounded to the nearest multiple of
-        :meth:`size_multiple` (at least one multiple), so that one setting serves tasks of any working
-        size. A coarser grid costs about ``grid_scale^2`` per step; the heatmap std stays in grid pixels."""
+        """The generator grid (h, w), checked against :meth:`size_multiple`: ``image_size`` when set, else
+        the working size itself at ``grid_scale`` 1, else each side times ``grid_scale`` rounded to the
+        nearest multiple of :meth:`size_multiple` (at least one multiple), so that one setting serves tasks
+        of any working size. A coarser grid costs about ``grid_scale^2`` per step; the heatmap std stays in
+        grid pixels."""
         if self.image_size is not None:
             return tuple(self.image_size)
-        working = (int(working_size[0]), int(working_size[1]))
-        if self.grid_scale == 1:
-            return working
-        scaled = [side * self.grid_scale for side in working]
-        multiple = self.size_multiple((round(scaled[0]), round(scaled[1])))
-        return tuple(max(1, int(side / multiple + 0.5)) * multiple for side in scaled)
+        size = (int(working_size[0]), int(working_size[1]))
+        if self.grid_scale != 1:
+            scaled = [side * self.grid_scale for side in size]
+            multiple = self.size_multiple((round(scaled[0]), round(scaled[1])))
+            size = tuple(max(1, int(side / multiple + 0.5)) * multiple for side in scaled)
+        self.check_size(size)
+        return size
 
     def check_size(self, size: tuple[int, int]) -> None:
         multiple = self.size_multiple(size)
@@ -150,7 +152,6 @@ class TwoChannelGenerator(Augmentation, ABC):
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet:
         s = self.settings
         size = s.grid(train.image_size)
-        s.check_size(size)
         device = pick_device("auto")
         data = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))
         started = time.perf_counter()
