@@ -58,11 +58,12 @@ class TwoChannelSettings:
     """What every two-channel generator shares: composition (as
     :class:`~benchmark.augmentation.CompositionSettings`), the generator grid ``image_size`` (``None``: the
     working size times ``grid_scale``, see :meth:`grid`), how many samples (``n_samples``, or
-    ``samples_ratio`` times the training set size when it is ``None``), the heatmap std, and the label reader (``peak_threshold`` relative to the heatmap maximum,
-    ``peak_noise_std`` pixels, ``extra_peak_tolerance`` peaks beyond K, ``shape_quantile`` the Hotelling
-    quantile above which a shape is implausible, ``merge_distance`` generator pixels: how close two
-    landmarks must come in some training shape to be allowed to share one peak; ``None``:
-    ``2 heatmap_sigma + peak_noise_std``, see :func:`fit_reader`)."""
+    ``samples_ratio`` times the training set size when it is ``None``), the heatmap std, and the label
+    reader (``peak_threshold`` relative to the heatmap maximum, ``peak_noise_std`` pixels,
+    ``extra_peak_tolerance`` peaks beyond K, ``shape_quantile`` the Hotelling quantile above which a shape
+    is implausible, ``merge_distance`` generator pixels: how close two landmarks must come in some
+    training shape to be allowed to share one peak; ``None``: ``2 heatmap_sigma + peak_noise_std``, see
+    :func:`fit_reader`)."""
 
     method: ClassVar[str] = "two-channel generator"
 
@@ -240,7 +241,9 @@ def fit_reader(train: ImageSet, size: tuple[int, int], settings: TwoChannelSetti
     both then sit on the shared peak, at most about half that distance from where they belong."""
     s = settings
     extra = s.extra_peak_tolerance if s.quality_filter else max(s.extra_peak_tolerance, train.num_landmarks)
-    merge_distance = s.merge_distance if s.merge_distance is not None else 2 * s.heatmap_sigma + s.peak_noise_std
+    merge_distance = s.merge_distance
+    if merge_distance is None:
+        merge_distance = 2 * s.heatmap_sigma + s.peak_noise_std
     reader = HeatmapLabelReader(threshold=s.peak_threshold, extra_peak_tolerance=extra,
                                 peak_noise_std=s.peak_noise_std, merge_distance=merge_distance,
                                 shape_model=ShapeModel(quantile=s.shape_quantile, noise_std=s.peak_noise_std))
