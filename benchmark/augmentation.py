@@ -85,7 +85,10 @@ class Augmentation:
         synthetic-set cache: this one (a composed strategy: its generator part)."""
         return self
 
-    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet | None:
+    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
+                   device: torch.device | None = None) -> SyntheticSet | None:
+        """The labelled synthetic set made from ``train`` (and the ``unlabelled`` pool, for generators that
+        use one), with its networks on ``device`` (``None``: the GPU if there is one)."""
         return None
 
     def transform(self, batch: Batch, generator: torch.Generator) -> Batch:
@@ -133,9 +136,9 @@ class ComposedAugmentation(Augmentation):
     def synthesizer(self) -> Augmentation:
         return self.generator
 
-    def synthesize(self, train: ImageSet, seed: int,
-                   unlabelled: ImageSet | None = None) -> SyntheticSet | None:
-        return self.generator.synthesize(train, seed, unlabelled)
+    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
+                   device: torch.device | None = None) -> SyntheticSet | None:
+        return self.generator.synthesize(train, seed, unlabelled, device)
 
     def transform(self, batch: Batch, generator: torch.Generator) -> Batch:
         return self.transform_part.transform(batch, generator)

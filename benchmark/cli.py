@@ -21,6 +21,7 @@ import signal
 import sys
 from typing import Any, Sequence
 
+from benchmark.database_url import masked, with_driver
 from benchmark.errors import BenchmarkError, ConfigError
 
 
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--aug", default="none",
                      help="augmentation strategy, or <transform>+<generator> such as classic+ddpm (default: none)")
     run.add_argument("--detector", default="heatmap", help="detector (default: heatmap)")
-    run.add_argument("--profile", default="default", help="smoke | default | paper (default: default)")
+    run.add_argument("--profile", default="default", help="smoke | default | gpu | paper (default: default)")
     run.add_argument("--seed", type=int, help="run seed (model init, batches, --train-size subset)")
     run.add_argument("--fold", type=int, help="1-based fold of the data set's cross-validation")
     run.add_argument("--train-size", type=int, help="use only this many training images")
@@ -96,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "(default: none)")
     sweep.add_argument("--detector", default="heatmap", help="detector (default: heatmap)")
     sweep.add_argument("--n-trials", type=int, required=True, help="trials in the whole study, over all workers")
-    sweep.add_argument("--profile", default="default", help="smoke | default | paper (default: default)")
+    sweep.add_argument("--profile", default="default", help="smoke | default | gpu | paper (default: default)")
     sweep.add_argument("--storage", help="Optuna storage URL (default: sqlite:///mlruns/optuna.db; "
                                          "postgresql://user@host/db for many machines)")
     sweep.add_argument("--study", help="study name (default: <task>-<aug>-<detector>-<profile>)")
@@ -162,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="measure only these: detector or generator names, pipeline, samplers")
     perf.add_argument("--sampler-images", type=int, default=4,
                       help="images sampled with each ddpm sampler (default: %(default)s)")
+    perf.add_argument("--dry-run", action="store_true",
+                      help="on the CPU, no timing: build every model at the profile's size for the task and train "
+                           "it one step at batch 1; print parameters, activation memory at the profile's batch, "
+                           "optimiser steps per run and the estimated GPU training time")
+    perf.add_argument("--gpu-perf", metavar="FILE",
+                      help="--dry-run: a GPU run's `benchmark perf --json` output for the time estimates "
+                           "(default: leaderboards/gpu/perf.json where it exists)")
     perf.add_argument("--json", action="store_true", help="print JSON instead of the table")
     perf.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -332,18 +340,25 @@ def command_ablate(args: argparse.Namespace) -> None:
 
 
 def command_perf(args: argparse.Namespace) -> None:
+    from benchmark.perf.dry_run import MODEL_NAMES, dry_run, read_throughput
     from benchmark.perf.report import DETECTOR_NAMES, GENERATOR_NAMES, run_perf
     from benchmark.registry import TASKS
 
     TASKS.entry(args.task)
-    known = (*DETECTOR_NAMES, *GENERATOR_NAMES, "pipeline", "samplers")
+    known = MODEL_NAMES if args.dry_run else (*DETECTOR_NAMES, *GENERATOR_NAMES, "pipeline", "samplers")
     for name in args.only or []:
         if name not in known:
             raise ConfigError(f"--only: unknown name {name!r}; choose from {', '.join(known)}")
+    if args.gpu_perf and not args.dry_run:
+        raise ConfigError("--gpu-perf applies to --dry-run only")
     if args.steps < 1 or args.warmup < 1 or args.sampler_images < 1:
         raise ConfigError("--steps, --warmup and --sampler-images must be >= 1")
-    report = run_perf(args.task, args.profile, args.device, args.steps, args.warmup, args.only, args.sampler_images,
-                      progress=not args.no_progress)
+    if args.dry_run:
+        report = dry_run(args.task, args.profile, args.only, read_throughput(args.gpu_perf),
+                         progress=not args.no_progress)
+    else:
+        report = run_perf(args.task, args.profile, args.device, args.steps, args.warmup, args.only,
+                          args.sampler_images, progress=not args.no_progress)
     print(json.dumps(report.as_json(), indent=2) if args.json else report.table())
 
 
@@ -389,6 +404,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("benchmark").setLevel(logging.INFO)  # the suite's own progress lines, not libraries'
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating initial MLflow database tables"
     args = build_parser().parse_args(argv)
+    for option in ("tracking_uri", "storage"):  # one spelling of each database URL from here on
+        if getattr(args, option, None):
+            setattr(args, option, with_driver(getattr(args, option)))
     signal.signal(signal.SIGTERM, _terminate)
     try:
         commands = {"list": command_list, "run": command_run, "data": command_data, "sweep": command_sweep,
@@ -396,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "perf": command_perf, "readback": command_readback}
         return commands[args.command](args) or 0
     except BenchmarkError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {masked(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

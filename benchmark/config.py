@@ -1,6 +1,6 @@
 """Profiles and overrides -> one resolved, loggable run configuration.
 
-A profile (``profiles/{smoke,default,paper}.yaml``) sets every knob; named CLI flags and generic
+A profile (``profiles/{smoke,default,gpu,paper}.yaml``) sets every knob; named CLI flags and generic
 ``--set section.key=value`` overrides change any of them. Per-task values (``data.image_size``) are
 picked for the chosen task, and only the chosen detector's and augmentation's parameter blocks are
 kept (one block per part of a composed augmentation: ``classic+ddpm`` keeps ``augmentations.classic``

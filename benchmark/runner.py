@@ -30,6 +30,7 @@ from benchmark.figures import overlay_grid, sample_grid, training_curves
 from benchmark.registry import DETECTORS, TASKS
 from benchmark.synthetic import compose, synthesize_cached
 from benchmark.task import TaskData
+from benchmark.training.checkpoint import check_resumable, checkpoint_dir, removed_on_success
 from benchmark.training.device import pick_device, seed_everything
 from benchmark.training.settings import TrainSettings
 
@@ -174,8 +175,11 @@ def run_experiment(
     }
     run_name = hooks.run_name or f"{task_name}/{aug_name}/{detector_name}/seed{seed}"
     resume_id = None if resume is None else resumable_run(experiment_id, tags, resume)
+    if resume_id is not None:
+        check_resumable(resume_id)
     with tracking.tracked_run(experiment_id, run_name, tags, run_id=resume_id, parent_run_id=hooks.parent_run_id,
-                              stop_exceptions=hooks.stop_exceptions) as run:
+                              stop_exceptions=hooks.stop_exceptions) as run, \
+            removed_on_success(checkpoint_dir(run.info.run_id)) as run_checkpoints:
         if hooks.on_start is not None:
             hooks.on_start(run.info.run_id)
         mlflow.log_params(tracking.loggable_params({**flatten(config), **data.protocol.as_params()}))
@@ -183,7 +187,7 @@ def run_experiment(
                            **{f"data.skipped.{k}": v for k, v in data.skipped.items()}})
         started = time.perf_counter()
         synthetic, cache_hit = synthesize_cached(augmentation, data.train, seed, use_cache=use_cache,
-                                                  unlabelled=data.unlabelled)
+                                                  unlabelled=data.unlabelled, device=torch_device)
         training, n_synthetic, generation = data.train, 0, {}
         if synthetic is not None:
             training, n_synthetic = compose(data.train, synthetic, augmentation.composition, np.random.default_rng(seed))
@@ -197,7 +201,6 @@ def run_experiment(
                      generator_seconds, 100 * synthetic.metrics.get("acceptance_rate", 1.0), len(data.train),
                      n_synthetic)
         seed_everything(seed, torch_device)
-        checkpoint_dir = Path("mlruns") / "checkpoints" / run.info.run_id
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             mlflow.log_metrics(metrics, step=epoch)
@@ -206,7 +209,7 @@ def run_experiment(
 
         context = FitContext(
             settings=settings, augmentation=augmentation, protocol=data.protocol, seed=seed, device=torch_device,
-            checkpoint_dir=checkpoint_dir, progress=progress, on_epoch=on_epoch, resume=resume_id is not None,
+            checkpoint_dir=run_checkpoints, progress=progress, on_epoch=on_epoch, resume=resume_id is not None,
         )
         started = time.perf_counter()
         history = detector.fit(training, data.val, context)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 
 import numpy as np
+import torch
 from skimage.metrics import structural_similarity
 
 from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
@@ -87,7 +88,7 @@ def save_synthetic(cache: ArrayCache, key: str, synthetic: SyntheticSet) -> None
 
 def load_synthetic(cache: ArrayCache, key: str) -> SyntheticSet | None:
     arrays = cache.load(key)
-    if arrays is None:
+    if arrays is None or not {"ids", "images", "spacing", "original_size"} <= set(arrays):
         return None
     images = ImageSet(ids=[str(i) for i in arrays["ids"]], images=arrays["images"], spacing=arrays["spacing"],
                       original_size=arrays["original_size"], landmarks=arrays.get("landmarks"),
@@ -98,15 +99,17 @@ def load_synthetic(cache: ArrayCache, key: str) -> SyntheticSet | None:
 
 
 def synthesize_cached(augmentation: Augmentation, train: ImageSet, seed: int, use_cache: bool = True,
-                      unlabelled: ImageSet | None = None) -> tuple[SyntheticSet | None, bool]:
-    """Run (or load) the augmentation's generator; returns the set and whether it was a cache hit."""
+                      unlabelled: ImageSet | None = None,
+                      device: torch.device | None = None) -> tuple[SyntheticSet | None, bool]:
+    """Run (or load) the augmentation's generator on ``device``; returns the set and whether it was a
+    cache hit (the device is not part of the key: a set is the same wherever it was made)."""
     if not augmentation.generates:
         return None, False
     cache = ArrayCache(namespace="synthetic")
     key = synthesis_key(augmentation, train, seed, unlabelled)
     if use_cache and (hit := load_synthetic(cache, key)) is not None:
         return hit, True
-    synthetic = augmentation.synthesize(train, seed, unlabelled)
+    synthetic = augmentation.synthesize(train, seed, unlabelled, device)
     if synthetic is not None:
         save_synthetic(cache, key, synthetic)
     return synthetic, False

@@ -14,9 +14,11 @@ import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
+from benchmark.database_url import masked, with_driver
 from benchmark.errors import BenchmarkError
 
 MAX_PARAM_LENGTH = 6000
+SERVER_TIMEOUT_S = 10.0
 # MLflow 3's UI opens an experiment in its GenAI (traces) view unless the experiment says it trains models.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 MODEL_TRAINING = "custom_model_development"
@@ -27,20 +29,22 @@ class TrackingError(BenchmarkError):
 
 
 def default_tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path('mlruns').resolve() / 'mlflow.db'}"
+    return with_driver(os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path('mlruns').resolve() / 'mlflow.db'}")
 
 
 def open_experiment(uri: str | None, name: str) -> str:
     """Point MLflow at ``uri`` and return the id of experiment ``name``, creating it if needed."""
     import mlflow
 
-    uri = uri or default_tracking_uri()
+    uri = with_driver(uri) if uri else default_tracking_uri()
     try:
         if uri.startswith("sqlite:///"):
             store_dir = Path(uri.removeprefix("sqlite:///")).parent
             store_dir.mkdir(parents=True, exist_ok=True)
             if not os.access(store_dir, os.W_OK):
                 raise TrackingError(f"{store_dir}: tracking store folder is not writable (use --tracking-uri)")
+        if uri.startswith(("http://", "https://")):
+            check_server(uri)
         mlflow.set_tracking_uri(uri)
         experiment = mlflow.get_experiment_by_name(name)
         if experiment is not None:
@@ -58,6 +62,25 @@ def open_experiment(uri: str | None, name: str) -> str:
         raise TrackingError(f"cannot open tracking store {uri}: {first_line}") from None
 
 
+def check_server(uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> None:
+    """One request to the tracking server's ``/health`` before anything else: a server that refuses or
+    does not answer within ``timeout_s`` is one line now, not minutes of MLflow's retries later."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(uri)
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")  # credentials stay out of the probe
+    try:
+        with urllib.request.urlopen(f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}/health", timeout=timeout_s):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered: a proxy or an older server without /health; MLflow reports the rest
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise TrackingError(f"tracking server {masked(uri)} does not answer ({reason}) within {timeout_s:g} s")
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -68,7 +91,8 @@ def git_commit() -> str:
 
 
 def loggable_params(flat: dict[str, Any]) -> dict[str, str]:
-    return {k: str(v)[:MAX_PARAM_LENGTH] for k, v in flat.items()}
+    """MLflow params: strings of at most the store's length, with passwords in URLs masked."""
+    return {k: masked(str(v))[:MAX_PARAM_LENGTH] for k, v in flat.items()}
 
 
 @contextlib.contextmanager
@@ -103,7 +127,7 @@ def end_run(status: str, reason: str, attempts: int = 3) -> None:
 
     for attempt in range(attempts):
         try:
-            mlflow.set_tag("error", reason[:5000])
+            mlflow.set_tag("error", masked(reason)[:5000])
             mlflow.end_run(status)
             return
         except KeyboardInterrupt:

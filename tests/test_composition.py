@@ -56,7 +56,8 @@ class MirrorGenerator(Augmentation):
     name = "mirror-test"
     composition = CompositionSettings()
 
-    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet:
+    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
+                   device: torch.device | None = None) -> SyntheticSet:
         landmarks = train.landmarks.copy()
         landmarks[..., 0] = 15 - landmarks[..., 0]
         images = ImageSet(ids=[f"syn{i}" for i in range(len(train))], images=train.images[:, :, ::-1].copy(),

@@ -10,7 +10,7 @@ from benchmark.data.settings import DataSettings
 from benchmark.perf.pipeline import write_landmark_folder
 from benchmark.perf.report import run_perf
 from tests.cli_helpers import run_cli
-from tests.test_training_loop import blobs
+from tests.blob_sets import blobs
 from tasks.formats.landmark_folder import read_landmark_folder
 
 
@@ -21,12 +21,13 @@ def smoke_report():
 
 def test_every_model_has_positive_training_reference_and_inference_rates(smoke_report):
     rows = {m.model: m for m in smoke_report.models}
-    assert set(rows) == {"heatmap", "segformer", "saltpepper", "ddpm", "vae", "gan", "latent-blend autoencoder",
-                         "latent-blend latent ddpm"}
+    assert set(rows) == {"heatmap", "segformer", "saltpepper", "ddpm", "shape-ddpm", "vae", "gan",
+                         "latent-blend autoencoder", "latent-blend latent ddpm"}
     for row in rows.values():
         assert row.train > 0 and row.reference > 0 and math.isfinite(row.train_vs_reference)
         assert row.train_vs_reference == pytest.approx(row.train / row.reference)
-    assert all(rows[name].inference > 0 for name in ("heatmap", "segformer", "saltpepper", "ddpm", "vae", "gan"))
+    assert all(rows[name].inference > 0 for name in ("heatmap", "segformer", "saltpepper", "ddpm", "shape-ddpm", "vae",
+                                                     "gan"))
 
 
 def test_pipeline_and_sampler_figures(smoke_report):
@@ -50,7 +51,7 @@ def test_table_and_json_carry_the_same_rows(smoke_report):
 
 
 def test_written_landmark_folder_reads_back(tmp_path):
-    images = blobs(3, 0)
+    images = blobs(3, 0, size=(32, 32))
     write_landmark_folder(tmp_path / "set", images.images, images.landmarks, 0.25)
     pool = read_landmark_folder(DataSettings(image_size=(32, 32), data_root=tmp_path / "set", num_folds=3))
     assert len(pool.images) == 3

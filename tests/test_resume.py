@@ -66,6 +66,7 @@ def test_a_sigkilled_run_resumes_in_the_same_run_with_the_uninterrupted_metrics(
     assert {k: v for k, v in metrics.items() if k not in TIMING} == {k: v for k, v in reference.items() if k not in TIMING}
     steps = [m.step for m in MlflowClient(tracking_uri).get_metric_history(run.info.run_id, "train_loss")]
     assert sorted(set(steps)) == list(range(12))
+    assert not checkpoint.parent.exists()  # a finished run keeps no checkpoint
 
 
 def test_sigterm_ends_the_run_killed(tmp_path):
@@ -120,3 +121,43 @@ def test_a_second_interrupt_while_closing_still_ends_the_run_killed(tmp_path, mo
     monkeypatch.undo()
     finished = MlflowClient(uri).get_run(run.info.run_id)
     assert finished.info.status == "KILLED" and finished.data.tags["error"].startswith("interrupted")
+
+
+class RunsCode:
+    """Pickles to ``os.system(command)``: what a planted checkpoint would do under ``weights_only=False``."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+def test_resume_refuses_missing_damaged_and_code_carrying_checkpoints_and_leaves_the_run_as_it_was(
+        tmp_path, capsys, monkeypatch):
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    process = start(tmp_path, tracking_uri)
+    checkpoint = wait_for_checkpoint(tmp_path, process, epoch=1)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=120)
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "code-ran"
+    good = checkpoint.read_bytes()
+    middle = len(good) // 2
+    torch.save({"epoch": 0, "payload": RunsCode(f"touch {marker}")}, checkpoint)
+    planted = checkpoint.read_bytes()
+    cases = {"missing": None, "truncated": good[: len(good) // 2], "code-carrying": planted,
+             "flipped in a header": good[:100] + bytes([good[100] ^ 0xFF]) + good[101:],
+             "flipped in the weights": good[:middle] + bytes([good[middle] ^ 0x10]) + good[middle + 1:]}
+    for case, content in cases.items():
+        if content is None:
+            checkpoint.unlink()
+        else:
+            checkpoint.write_bytes(content)
+        code, _, err = run_cli(capsys, *COMMAND, "--tracking-uri", tracking_uri, "--resume")
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), (case, err)
+        assert str(checkpoint.relative_to(tmp_path)) in lines[0] and "without --resume" in lines[0], case
+        run = only_run(tracking_uri)
+        assert run.info.status == "KILLED", case
+    assert not marker.exists()

@@ -32,6 +32,9 @@ def runs_of(tracking_uri: str, study: str) -> list:
     return client.search_runs(experiments, f"tags.`sweep.study` = '{study}'")
 
 
+EXPERIMENT = "sweeps-of-hand"
+
+
 def by_role(runs: list, role: str) -> list:
     return [r for r in runs if r.data.tags.get("sweep.role") == role]
 
@@ -92,7 +95,7 @@ def test_a_pruned_run_ends_killed_not_failed(tracking_uri):
 def sqlite_sweep(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sweep")
     storage, tracking = f"sqlite:///{folder / 'optuna.db'}", f"sqlite:///{folder / 'mlflow.db'}"
-    outcome = run_sweep(QUESTION, 3, storage, "s1", tracking, seed=0)
+    outcome = run_sweep(QUESTION, 3, storage, "s1", tracking, experiment=EXPERIMENT, seed=0)
     return storage, tracking, outcome
 
 
@@ -115,11 +118,19 @@ def test_each_trial_is_a_validation_only_child_run_and_the_best_is_rerun_on_test
     assert parent.data.metrics["best.mre_mm"] == pytest.approx(best.data.metrics["mre_mm"])
 
 
+def test_every_run_of_a_study_lands_in_the_experiment_it_was_given(sqlite_sweep):
+    _, tracking, _ = sqlite_sweep
+    client = MlflowClient(tracking)
+    runs = runs_of(tracking, "s1")
+    assert {r.info.experiment_id for r in runs} == {client.get_experiment_by_name(EXPERIMENT).experiment_id}
+    assert {r.data.tags["sweep.role"] for r in runs} == {"parent", "trial", "best"}
+
+
 def test_a_study_resumes_and_extends(sqlite_sweep):
     storage, tracking, _ = sqlite_sweep
-    again = run_sweep(QUESTION, 3, storage, "s1", tracking, seed=0)
+    again = run_sweep(QUESTION, 3, storage, "s1", tracking, experiment=EXPERIMENT, seed=0)
     assert again.trials_by_state == {"COMPLETE": 3} and again.best_run_id is None  # nothing left to do
-    extended = run_sweep(QUESTION, 4, storage, "s1", tracking, seed=0)
+    extended = run_sweep(QUESTION, 4, storage, "s1", tracking, experiment=EXPERIMENT, seed=0)
     assert extended.trials_by_state == {"COMPLETE": 4} and extended.best_run_id is not None
     assert len(by_role(runs_of(tracking, "s1"), "best")) == 2
 

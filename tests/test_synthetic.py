@@ -1,6 +1,7 @@
 """Composition of real and synthetic sets, the memorisation score, and the generation cache."""
 
 import numpy as np
+import torch
 import pytest
 
 from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
@@ -23,7 +24,8 @@ class MirrorGenerator(Augmentation):
         self.composition = composition
         self.calls = 0
 
-    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet:
+    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
+                   device: torch.device | None = None) -> SyntheticSet:
         self.calls += 1
         landmarks = train.landmarks.copy()
         landmarks[..., 0] = 15 - landmarks[..., 0]
@@ -79,3 +81,18 @@ def test_second_synthesis_is_a_cache_hit_with_identical_content():
 
 def test_strategies_without_a_generator_skip_the_cache():
     assert synthesize_cached(Augmentation(), image_set(3, "r", 0), seed=0) == (None, False)
+
+
+def test_generators_train_on_the_device_the_run_was_given(monkeypatch, tmp_path):
+    """``--device`` reaches the generator: it never falls back to picking a device of its own."""
+    from baselines.augmentations import latent_blend, shape_ddpm, two_channel
+    from benchmark.cli import main
+
+    def refuse(*_):
+        raise AssertionError("a generator picked its own device")
+
+    for module in (two_channel, shape_ddpm, latent_blend):
+        monkeypatch.setattr(module, "pick_device", refuse)
+    for aug, task in (("ddpm", "hand"), ("shape-ddpm", "hand"), ("latent-blend", "canal")):
+        assert main(["run", "--task", task, "--aug", aug, "--profile", "smoke", "--device", "cpu", "--no-cache",
+                     "--no-progress", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]) == 0

@@ -6,47 +6,38 @@ import torch
 
 from baselines.augmentations.classic import create as classic
 from baselines.detectors.heatmap import HeatmapDetector, HeatmapSettings
-from benchmark.data.imageset import ImageSet
 from benchmark.detector import FitContext
 from benchmark.errors import ConfigError
 from benchmark.protocol import Protocol
 from benchmark.training.device import seed_everything
 from benchmark.training.loop import batch_schedule, lr_factor
 from benchmark.training.settings import TrainSettings
+from tests.blob_sets import blobs
 
 PROTOCOL = Protocol(kind="landmarks", ground_truth="synthetic", mm_rule="1 mm", sdr_radii_mm=(2.0,))
 
 
-def blobs(n: int, seed: int) -> ImageSet:
-    """Images with one bright blob per landmark: a task a tiny U-Net can learn in a few steps."""
-    rng = np.random.default_rng(seed)
-    landmarks = rng.uniform(4, 27, size=(n, 2, 2)).astype(np.float32)
-    yy, xx = np.mgrid[0:32, 0:32]
-    images = np.zeros((n, 32, 32), np.float32)
-    for i in range(n):
-        for x, y in landmarks[i]:
-            images[i] += np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 4.0)
-    return ImageSet(ids=[f"b{i}" for i in range(n)], images=np.clip(images, 0, 1), spacing=np.ones((n, 2)),
-                    original_size=np.full((n, 2), 32), landmarks=landmarks)
-
-
-def train(tmp_path, epochs=3, resume=False, stop_at=None, patience=0, lr=2e-3, corrupt=False, **execution):
+def train(tmp_path, epochs=3, resume=False, stop_at=None, patience=0, lr=2e-3, corrupt=False, snapshots=None,
+          **execution):
+    """Fit a tiny heatmap U-Net on blobs; ``snapshots`` (a list) receives the weights after every epoch."""
     seed_everything(0, torch.device("cpu"))
     detector = HeatmapDetector(HeatmapSettings(encoder="resnet10t", decoder_channels=[16, 16, 8, 8, 8], sigma=1.5))
     settings = TrainSettings(epochs=epochs, samples_per_epoch=8, batch_size=4, eval_batch_size=8, lr=lr,
                              warmup_epochs=1, patience=patience, **execution)
 
     def on_epoch(epoch, metrics):
+        if snapshots is not None:
+            snapshots.append(weights(detector))
         if stop_at is not None and epoch == stop_at:
             raise KeyboardInterrupt
 
     context = FitContext(settings=settings, augmentation=classic(), protocol=PROTOCOL, seed=5,
                          device=torch.device("cpu"), checkpoint_dir=tmp_path, on_epoch=on_epoch,
                          resume=resume, progress=False)
-    training = blobs(12, 1)
+    training = blobs(12, 1, size=(32, 32))
     if corrupt:
         training.images[:] = np.nan
-    history = detector.fit(training, blobs(4, 2), context)
+    history = detector.fit(training, blobs(4, 2, size=(32, 32)), context)
     return detector, history
 
 
@@ -76,6 +67,15 @@ def test_early_stopping_restores_the_best_epoch(tmp_path):
     _, history = train(tmp_path, epochs=12, patience=2, lr=0.0)
     assert history.stopped_early and len(history.epoch_metrics) == history.best_epoch + 3
     assert history.best_score == min(m["val_mre_mm"] for m in history.epoch_metrics)
+
+
+def test_training_ends_with_the_best_validation_epochs_weights(tmp_path):
+    snapshots = []
+    final, history = train(tmp_path, epochs=8, lr=0.05, snapshots=snapshots)
+    last = len(history.epoch_metrics) - 1
+    assert history.best_epoch < last  # otherwise restoring would change nothing
+    assert torch.equal(weights(final), snapshots[history.best_epoch])
+    assert not torch.equal(weights(final), snapshots[last])
 
 
 def test_nan_loss_stops_training_with_a_clear_error(tmp_path):

@@ -155,16 +155,16 @@ class GANAugmentation(TwoChannelGenerator):
         data, size = data.to(device), tuple(data.shape[-2:])
         # initial weights and spectral-norm start vectors come from the seeded global generator
         self.generator = Generator(size, s.channels, s.z_dim).to(device)
-        discriminator = Discriminator(size, s.channels).to(device)
+        self.discriminator = Discriminator(size, s.channels).to(device)
         self.noise = torch.Generator(device=device).manual_seed(seed)
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=s.lr_g, betas=s.betas)
-        opt_d = torch.optim.Adam(discriminator.parameters(), lr=s.lr_d, betas=s.betas)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=s.lr_d, betas=s.betas)
         draws = torch.Generator().manual_seed(seed + 1)
         augment = (lambda x: diff_augment(x, draws)) if s.diff_augment else None
         for index in batch_indices(len(data), s.batch_size, s.train_steps, torch.Generator().manual_seed(seed)):
             real = data[index.to(device)]
             z = torch.randn((len(real), s.z_dim), generator=self.noise, device=device)
-            loss_d, loss_g = hinge_step(self.generator, discriminator, opt_g, opt_d, real, z, augment)
+            loss_d, loss_g = hinge_step(self.generator, self.discriminator, opt_g, opt_d, real, z, augment)
         return {"generator_final_loss_d": loss_d.item(), "generator_final_loss_g": loss_g.item()}
 
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:

@@ -78,7 +78,7 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import AutoencoderKL
+from diffusers import AutoencoderKL, UNet2DModel
 from skimage.metrics import structural_similarity
 from tqdm.auto import tqdm
 
@@ -196,6 +196,27 @@ class LatentBlendSettings:
     def size_multiple(self) -> int:
         """Image sides must be multiples of f times the U-Net's halvings of the latent grid."""
         return self.downsampling * 2 ** (len(self.unet_block_out_channels) - 1)
+
+    def grid(self, working_size: tuple[int, int]) -> tuple[int, int]:
+        """The image size (h, w) both networks work at: ``image_size``, else the working size; both sides
+        must be multiples of :attr:`size_multiple`."""
+        size = tuple(int(v) for v in (self.image_size or working_size))
+        if any(v % self.size_multiple for v in size):
+            raise ConfigError(f"{WHAT}: image size {size} must be divisible by {self.size_multiple}; "
+                              f"set augmentations.{WHAT}.image_size")
+        return size
+
+    def unet(self, size: tuple[int, int]) -> UNet2DModel:
+        """The latent DDPM's randomly initialised U-Net for images of ``size``: on the latent grid
+        ``size / f``, ``latent_channels`` in and out."""
+        latent_size = (size[0] // self.downsampling, size[1] // self.downsampling)
+        return build_unet(latent_size, self.latent_channels, self.latent_channels,
+                          self.unet_block_out_channels, self.unet_layers_per_block, self.unet_attention_levels)
+
+    def recipe(self) -> DiffusionRecipe:
+        """The latent DDPM's training: ``ddpm_steps`` AdamW steps at ``ddpm_batch_size``, eps-prediction."""
+        return DiffusionRecipe(steps=self.ddpm_steps, batch_size=self.ddpm_batch_size, lr=self.ddpm_lr,
+                               num_train_timesteps=self.num_train_timesteps)
 
 
 def ae_norm_groups(channels: tuple[int, ...]) -> int:
@@ -330,7 +351,8 @@ class LatentBlendAugmentation(Augmentation):
         self.composition = CompositionSettings(settings.composition, settings.n_synthetic,
                                                settings.synthetic_ratio)
 
-    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet:
+    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
+                   device: torch.device | None = None) -> SyntheticSet:
         """The labelled synthetic set of the module docstring. Without an unlabelled pool (``None`` or
         empty) the partners are the other labelled training images and the networks see those only."""
         s = self.settings
@@ -339,12 +361,9 @@ class LatentBlendAugmentation(Augmentation):
         has_pool = unlabelled is not None and len(unlabelled) > 0
         if not has_pool and len(train) < 2:
             raise ValueError("latent-blend without an unlabelled pool needs at least 2 training images")
-        size = s.image_size or train.image_size
-        if any(v % s.size_multiple for v in size):
-            raise ConfigError(f"{WHAT}: image size {tuple(size)} must be divisible by {s.size_multiple}; "
-                              f"set augmentations.{WHAT}.image_size")
+        size = s.grid(train.image_size)
         latent_size = (size[0] // s.downsampling, size[1] // s.downsampling)
-        device = pick_device("auto")
+        device = device or pick_device("auto")
 
         # 1-2: autoencoder and latent DDPM on the labelled (and unlabelled) images
         images = np.concatenate([train.images, unlabelled.images]) if has_pool else train.images
@@ -352,15 +371,13 @@ class LatentBlendAugmentation(Augmentation):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             ae = build_autoencoder(s)
-            unet = build_unet(latent_size, s.latent_channels, s.latent_channels, s.unet_block_out_channels,
-                              s.unet_layers_per_block, s.unet_attention_levels)
+            unet = s.unet(size)
         started = time.perf_counter()
         ae_losses = train_autoencoder(ae, data, s, seed, device)
         latents = encode(ae, data, s.sample_batch_size, device, s.amp)
         latent_scale = float(1.0 / latents.std().clamp_min(1e-8))
         latents = latents * latent_scale
-        recipe = DiffusionRecipe(steps=s.ddpm_steps, batch_size=s.ddpm_batch_size, lr=s.ddpm_lr,
-                                 num_train_timesteps=s.num_train_timesteps)
+        recipe = s.recipe()
         scheduler = scheduler_for(recipe, clip_sample=False)
         report = train_diffusion(unet, latents, recipe, torch.Generator().manual_seed(seed + 1), device, s.amp,
                                  desc="latent-blend ddpm training")

@@ -124,6 +124,30 @@ class ShapeDDPMAugmentation(Augmentation):
             settings.composition, settings.n_synthetic, settings.synthetic_ratio
         )
 
+    def fit(self, pairs: torch.Tensor, seed: int, device: torch.device) -> dict[str, float]:
+        """Step 3's training: the image DDPM on (N, 2, h, w) ``pairs`` in [-1, 1] (image, label channel),
+        conditioned on the label channel, kept as ``self.model``; returns the final-loss metric."""
+        s = self.settings
+        self.model = s.unet(tuple(pairs.shape[-2:]), 2, 1)
+        report = train_diffusion(
+            self.model,
+            pairs[:, :1],
+            s.recipe(),
+            torch.Generator().manual_seed(seed),
+            device,
+            s.amp,
+            condition=pairs[:, 1:],
+            desc="shape-ddpm training",
+        )
+        return {"generator_final_loss": float(np.mean(report.losses[-max(1, len(report.losses) // 10) :]))}
+
+    def sample_images(self, condition: torch.Tensor, seed: int, device: torch.device) -> np.ndarray:
+        """(n, 1, h, w) images in [-1, 1] from the fitted model, one per row of the (n, 1, h, w) label
+        ``condition`` in [-1, 1]."""
+        s = self.settings
+        return sample(self.model, scheduler_for(s.recipe()), len(condition), (1, *condition.shape[-2:]), s.sampler,
+                      s.ddim_steps, s.sample_batch_size, seed, device, s.amp, condition=condition)
+
     def sample_landmarks(
         self, shapes: np.ndarray, size: tuple[int, int], n: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, list[int], list[int]]:
@@ -156,25 +180,16 @@ class ShapeDDPMAugmentation(Augmentation):
         fields = smooth_displacements(n, masks.shape[1:], s.deformation_grid, s.deformation_px, rng)
         return pull_masks(masks[sources], fields), [int(i) for i in sources]
 
-    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet:
+    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
+                   device: torch.device | None = None) -> SyntheticSet:
         s = self.settings
         size = s.grid(train.image_size)
-        device = pick_device("auto")
+        device = device or pick_device("auto")
         pairs = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))
         started = time.perf_counter()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = s.unet(size, 2, 1)
-            report = train_diffusion(
-                model,
-                pairs[:, :1],
-                s.recipe(),
-                torch.Generator().manual_seed(seed),
-                device,
-                s.amp,
-                condition=pairs[:, 1:],
-                desc="shape-ddpm training",
-            )
+            losses = self.fit(pairs, seed, device)
         train_seconds = time.perf_counter() - started
 
         n = n_to_generate(s, len(train))
@@ -195,19 +210,7 @@ class ShapeDDPMAugmentation(Augmentation):
             masks = (resize(channel, train.image_size) > 0.5).astype(np.uint8)
             landmarks = None
         condition = torch.from_numpy((2 * channel - 1).astype(np.float32))[:, None]
-        generated = sample(
-            model,
-            scheduler_for(s.recipe()),
-            n,
-            (1, *size),
-            s.sampler,
-            s.ddim_steps,
-            s.sample_batch_size,
-            seed + 2,
-            device,
-            s.amp,
-            condition=condition,
-        )
+        generated = self.sample_images(condition, seed + 2, device)
         sampling_seconds = time.perf_counter() - started
         images = np.clip(resize((generated[:, 0] + 1) / 2, train.image_size), 0, 1)
         ssim = nearest_training_ssim(images, train.images)
@@ -223,7 +226,7 @@ class ShapeDDPMAugmentation(Augmentation):
             "acceptance_rate": 1.0,
             "nearest_train_ssim_mean": float(ssim.mean()),
             "n_generated": float(n),
-            "generator_final_loss": float(np.mean(report.losses[-max(1, len(report.losses) // 10) :])),
+            **losses,
             "generator_train_seconds": train_seconds,
             "sampling_images_per_s": n / max(sampling_seconds, 1e-9),
         }

@@ -150,10 +150,11 @@ class TwoChannelGenerator(Augmentation, ABC):
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
         """(n, 2, h, w) float32 samples in [-1, 1] from the fitted generator."""
 
-    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None) -> SyntheticSet:
+    def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
+                   device: torch.device | None = None) -> SyntheticSet:
         s = self.settings
         size = s.grid(train.image_size)
-        device = pick_device("auto")
+        device = device or pick_device("auto")
         data = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))
         started = time.perf_counter()
         with torch.random.fork_rng(devices=[]):

@@ -19,7 +19,6 @@ from baselines.augmentations.two_channel import encode_two_channel
 from baselines.diffusion import (
     DiffusionRecipe,
     add_noise,
-    build_unet,
     denoise_from,
     diffusion_loss,
     scheduler_for,
@@ -44,22 +43,27 @@ def steps_rate(train_for: Callable[[int], object], batch_size: int, calls: int, 
     return batch_size * calls / max(long - short, 1e-9)
 
 
-def diffusion_reference_loss(data: torch.Tensor, recipe: DiffusionRecipe) -> Loss:
-    """The recipe's diffusion loss on random batches of ``data`` (already on the device)."""
+def diffusion_reference_loss(data: torch.Tensor, recipe: DiffusionRecipe,
+                             condition: torch.Tensor | None = None) -> Loss:
+    """The recipe's diffusion loss on random batches of ``data`` (already on the device), the network
+    seeing ``concat(x_t, condition)`` when there is a condition."""
     abar = scheduler_for(recipe).alphas_cumprod.to(data.device)
 
     def loss_of(model: torch.nn.Module) -> torch.Tensor:
-        x0 = data[torch.randint(len(data), (recipe.batch_size,), device=data.device)]
+        index = torch.randint(len(data), (recipe.batch_size,), device=data.device)
+        x0 = data[index]
         t = torch.randint(recipe.num_train_timesteps, (recipe.batch_size,), device=data.device)
         eps = torch.randn_like(x0)
-        output = model(add_noise(x0, eps, abar[t]), t).sample
+        noisy = add_noise(x0, eps, abar[t])
+        output = model(noisy if condition is None else torch.cat([noisy, condition[index]], 1), t).sample
         return diffusion_loss(output, training_target(x0, eps, abar[t], recipe.prediction_type), abar[t], recipe)
     return loss_of
 
 
 def two_channel_figures(name: str, params: dict, train: ImageSet, device: torch.device, calls: int, warmup: int,
                         n_samples: int) -> ModelFigures:
-    """``ddpm``, ``vae`` or ``gan`` at ``params`` (the profile's settings)."""
+    """``ddpm``, ``shape-ddpm``, ``vae`` or ``gan`` at ``params`` (the profile's settings); shape-ddpm
+    samples images for the first ``n_samples`` training labels."""
     def create(steps: int):
         return create_augmentation(name, {name: {**params, "train_steps": steps}})
 
@@ -75,8 +79,13 @@ def two_channel_figures(name: str, params: dict, train: ImageSet, device: torch.
     train_rate = steps_rate(train_for, s.batch_size, calls, warmup, device)
     reference = rate(reference_step(name, s, data.to(device), device), s.batch_size, calls, warmup, device)
     fitted = train_for(1)
-    sampling = rate(lambda: fitted.sample(n_samples, 0, device), n_samples, 1, 0, device, repeats=1)
-    note = f"sampler {s.sampler}, {s.ddim_steps} steps" if name == "ddpm" and s.sampler == "ddim" else ""
+    if name == "shape-ddpm":
+        labels = data[torch.arange(n_samples) % len(data), 1:]
+        sampling = rate(lambda: fitted.sample_images(labels, 0, device), n_samples, 1, 0, device, repeats=1)
+    else:
+        sampling = rate(lambda: fitted.sample(n_samples, 0, device), n_samples, 1, 0, device, repeats=1)
+    diffusion = name in ("ddpm", "shape-ddpm") and s.sampler == "ddim"
+    note = f"sampler {s.sampler}, {s.ddim_steps} steps" if diffusion else ""
     return ModelFigures(name, "generator", s.batch_size, train_rate, reference, sampling, note)
 
 
@@ -85,6 +94,9 @@ def reference_step(name: str, s, data: torch.Tensor, device: torch.device) -> Ca
     if name == "ddpm":
         recipe = s.recipe((1.0, s.label_weight))
         return plain_step(s.unet(size, 2, 2).to(device), diffusion_reference_loss(data, recipe), s.lr, device, s.amp)
+    if name == "shape-ddpm":
+        loss = diffusion_reference_loss(data[:, :1], s.recipe(), condition=data[:, 1:])
+        return plain_step(s.unet(size, 2, 1).to(device), loss, s.lr, device, s.amp)
     if name == "vae":
         from baselines.augmentations.vae import ConvVAE, vae_loss
 
@@ -124,14 +136,8 @@ def latent_blend_figures(params: dict, train: ImageSet, device: torch.device, ca
     from baselines.augmentations.two_channel import resize
 
     s = create_augmentation("latent-blend", {"latent-blend": params}).settings
-    size = s.image_size or train.image_size
+    size = s.grid(train.image_size)
     data = torch.from_numpy(resize(train.images, size) * 2 - 1)[:, None]
-    latent_size = (size[0] // s.downsampling, size[1] // s.downsampling)
-
-    def unet():
-        return build_unet(latent_size, s.latent_channels, s.latent_channels, s.unet_block_out_channels,
-                          s.unet_layers_per_block, s.unet_attention_levels)
-
     ae = build_autoencoder(s)
     ae_rate = steps_rate(lambda k: train_autoencoder(build_autoencoder(s), data, dataclasses.replace(s, ae_steps=k),
                                                      0, device), s.ae_batch_size, calls, warmup, device)
@@ -147,16 +153,17 @@ def latent_blend_figures(params: dict, train: ImageSet, device: torch.device, ca
     ae_reference = rate(plain_step(ae.to(device), ae_loss, s.ae_lr, device, s.amp), s.ae_batch_size, calls, warmup,
                         device)
     latents = encode(ae, data, s.sample_batch_size, device, s.amp)
-    recipe = DiffusionRecipe(steps=1, batch_size=s.ddpm_batch_size, lr=s.ddpm_lr,
-                             num_train_timesteps=s.num_train_timesteps)
+    recipe = s.recipe()
     scheduler = scheduler_for(recipe, clip_sample=False)
     generator = torch.Generator()
-    ddpm_rate = steps_rate(lambda k: train_diffusion(unet(), latents, dataclasses.replace(recipe, steps=k),
-                                                     generator.manual_seed(0), device, s.amp, progress=False),
-                           s.ddpm_batch_size, calls, warmup, device)
-    ddpm_reference = rate(plain_step(unet().to(device), diffusion_reference_loss(latents.to(device), recipe),
-                                     s.ddpm_lr, device, s.amp), s.ddpm_batch_size, calls, warmup, device)
-    model = unet().to(device).eval()
+    ddpm_rate = steps_rate(
+        lambda k: train_diffusion(s.unet(size), latents, dataclasses.replace(recipe, steps=k),
+                                  generator.manual_seed(0), device, s.amp, progress=False),
+        s.ddpm_batch_size, calls, warmup, device)
+    ddpm_loss = diffusion_reference_loss(latents.to(device), recipe)
+    ddpm_reference = rate(plain_step(s.unet(size).to(device), ddpm_loss, s.ddpm_lr, device, s.amp),
+                          s.ddpm_batch_size, calls, warmup, device)
+    model = s.unet(size).to(device).eval()
     z = latents[:s.sample_batch_size]
     noise = torch.randn(z.shape)
 

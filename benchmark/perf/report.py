@@ -20,7 +20,7 @@ from benchmark.training.device import pick_device, seed_everything
 from benchmark.training.settings import TrainSettings
 
 DETECTOR_NAMES = ("heatmap", "segformer", "saltpepper")
-GENERATOR_NAMES = ("ddpm", "vae", "gan", "latent-blend")
+GENERATOR_NAMES = ("ddpm", "shape-ddpm", "vae", "gan", "latent-blend")
 
 
 @dataclass

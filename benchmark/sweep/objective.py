@@ -42,14 +42,20 @@ def suggest_overrides(trial, question: SweepQuestion) -> dict[str, Any]:
     return overrides
 
 
-def trial_config(question: SweepQuestion, overrides: dict[str, Any]) -> dict[str, Any]:
+def trial_config(question: SweepQuestion, overrides: dict[str, Any], tracking_uri: str | None = None,
+                 experiment: str | None = None) -> dict[str, Any]:
+    """One trial's resolved config, tracked at ``tracking_uri`` in ``experiment`` (``None``: the task's):
+    where the sweep's parent run is, so that a study's runs stay together."""
     from benchmark.config import resolve_config
 
-    return resolve_config(question.profile, question.task, question.aug, question.detector,
-                          {**question.overrides, **overrides})
+    config = resolve_config(question.profile, question.task, question.aug, question.detector,
+                            {**question.overrides, **overrides})
+    config["tracking"] = {"uri": tracking_uri, "experiment": experiment}
+    return config
 
 
-def make_objective(question: SweepQuestion, study_name: str, parent_run_id: str, tracking_uri: str):
+def make_objective(question: SweepQuestion, study_name: str, parent_run_id: str, tracking_uri: str,
+                   experiment: str | None):
     import optuna
 
     from benchmark.runner import RunHooks, run_experiment
@@ -67,8 +73,7 @@ def make_objective(question: SweepQuestion, study_name: str, parent_run_id: str,
         try:
             overrides = suggest_overrides(trial, question)
             trial.set_user_attr("overrides", overrides)
-            config = trial_config(question, overrides)
-            config["tracking"] = {"uri": tracking_uri, "experiment": config["tracking"]["experiment"]}
+            config = trial_config(question, overrides, tracking_uri, experiment)
             result = run_experiment(config, progress=False, device=question.device, hooks=hooks)
         except optuna.TrialPruned:
             raise

@@ -23,6 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
+from benchmark.database_url import with_driver
 from benchmark.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def default_storage_url() -> str:
 def open_storage(url: str, heartbeat_interval: int, grace_period: int, on_stale: Callable | None = None):
     import optuna
 
+    url = with_driver(url)
     if "://" not in url:
         raise ConfigError(f"--storage must be a database URL such as sqlite:///mlruns/optuna.db or "
                           f"postgresql://user@host/db, got {url!r}")

@@ -84,7 +84,7 @@ def run_sweep(question: SweepQuestion, n_trials: int, storage_url: str, study_na
     storage = open_storage(storage_url, heartbeat_interval, grace_period, mark_stale_run(tracking_uri))
     study, parent_run_id = open_study(storage, study_name, question, tracking_uri, experiment, seed)
     lock = StudyLock(storage_url, study_name)
-    objective = make_objective(question, study_name, parent_run_id, tracking_uri)
+    objective = make_objective(question, study_name, parent_run_id, tracking_uri, experiment)
 
     def releasing_objective(trial):
         lock.release()  # the trial exists now: other workers may count it and start theirs
@@ -118,7 +118,7 @@ def run_sweep(question: SweepQuestion, n_trials: int, storage_url: str, study_na
         lock.release()
     outcome = summarise(study, study_name, parent_run_id)
     if mine:
-        final_step(study, question, outcome, tracking_uri, claim)
+        final_step(study, question, outcome, tracking_uri, experiment, claim)
     return outcome
 
 
@@ -134,15 +134,15 @@ def summarise(study, study_name: str, parent_run_id: str) -> SweepOutcome:
     return outcome
 
 
-def final_step(study, question: SweepQuestion, outcome: SweepOutcome, tracking_uri: str, claim: str) -> None:
+def final_step(study, question: SweepQuestion, outcome: SweepOutcome, tracking_uri: str, experiment: str | None,
+               claim: str) -> None:
     """Re-run the best trial's settings with the test split and log the result to the parent run."""
     from mlflow.tracking import MlflowClient
 
     from benchmark.runner import RunHooks, run_experiment
 
     best = study.best_trial
-    config = trial_config(question, best.user_attrs["overrides"])
-    config["tracking"] = {"uri": tracking_uri, "experiment": config["tracking"]["experiment"]}
+    config = trial_config(question, best.user_attrs["overrides"], tracking_uri, experiment)
     hooks = RunHooks(parent_run_id=outcome.parent_run_id, run_name=f"{outcome.study_name}/best",
                      tags={"sweep.study": outcome.study_name, "sweep.role": "best", "sweep.trial": str(best.number)})
     result = run_experiment(config, progress=False, device=question.device, hooks=hooks)

@@ -2,16 +2,16 @@
 
 AdamW, linear warm-up + cosine decay per step, a validation score per epoch (lower is better: the
 detector returns e.g. MRE in mm or 1 - Dice), early stopping with best-weights restore, and a
-checkpoint (``last.pt``: model, optimiser, scheduler, RNG states, history) written atomically every
-``checkpoint_every`` epochs so that an interrupted run can resume from where it stopped and end with
+checkpoint (``last.pt``: model, optimiser, scheduler, RNG states, history;
+:mod:`benchmark.training.checkpoint`) written every ``checkpoint_every`` epochs so that an interrupted run can resume from where it stopped and end with
 the same result as an uninterrupted one on the CPU.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from benchmark.augmentation import Augmentation
 from benchmark.data.imageset import ImageSet
 from benchmark.training.batch import Batch, batch_from
+from benchmark.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from benchmark.training.device import autocast
 from benchmark.training.settings import TrainSettings
 
@@ -100,12 +101,6 @@ def train_steps(trainable: Trainable, train: ImageSet, schedule: np.ndarray, aug
     return losses
 
 
-def _save_atomic(state: dict, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def fit(
     trainable: Trainable,
     train: ImageSet,
@@ -126,16 +121,17 @@ def fit(
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     history, best_state, start_epoch = History(), None, 0
-    last_path = None if checkpoint_dir is None else Path(checkpoint_dir) / "last.pt"
+    last_path = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT_NAME
     if resume and last_path is not None and last_path.exists():
-        state = torch.load(last_path, map_location=device, weights_only=False)
+        state = load_checkpoint(last_path, device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         rng.bit_generator.state = state["numpy_rng"]
         generator.set_state(state["torch_generator"])
         torch.set_rng_state(state["torch_rng"])
-        history, best_state, start_epoch = state["history"], state["best_state"], state["epoch"] + 1
+        history, best_state = History(**state["history"]), state["best_state"]
+        start_epoch = state["epoch"] + 1
 
     bar = tqdm(range(start_epoch, settings.epochs), desc="train", unit="epoch", disable=not progress,
                initial=start_epoch, total=settings.epochs, leave=False)
@@ -157,12 +153,11 @@ def fit(
             on_epoch(epoch, metrics)
         bar.set_postfix(loss=f"{train_loss:.4g}", val=f"{score:.4g}")
         if last_path is not None and (epoch + 1) % settings.checkpoint_every == 0:
-            last_path.parent.mkdir(parents=True, exist_ok=True)
-            _save_atomic({
+            save_checkpoint({
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "numpy_rng": rng.bit_generator.state,
                 "torch_generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-                "history": history, "best_state": best_state, "epoch": epoch,
+                "history": dataclasses.asdict(history), "best_state": best_state, "epoch": epoch,
             }, last_path)
         if settings.patience and epoch - history.best_epoch >= settings.patience:
             history.stopped_early = True

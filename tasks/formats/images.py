@@ -26,18 +26,23 @@ import skimage.transform
 from benchmark.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+# 64 Mpixel: four times the largest radiograph of the three data sets, far below what a header can claim.
+MAX_PIXELS = 2**26
 
 
 def index_images(folder: Path) -> dict[str, Path]:
     """Every image file directly in ``folder`` by id (file name without extension), sorted by id.
 
     An image is a file whose extension, in any case, is one of :data:`IMAGE_EXTENSIONS`. Two files
-    with the same id (``a.png`` and ``a.jpg``) are ambiguous and raise :class:`DataError`.
+    with the same id (``a.png`` and ``a.jpg``) are ambiguous, and an image name whose symbolic link
+    leads nowhere is a mistake: both raise :class:`DataError`.
     """
     if not folder.is_dir():
         raise DataError(folder, "missing folder of images")
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_symlink() and not path.exists():
+            raise DataError(path, "broken symbolic link (its target is missing, or the links form a loop)")
         if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS:
             if path.stem in found:
                 raise DataError(path, f"two images have the id {path.stem!r}: also {found[path.stem].name}")
@@ -52,8 +57,10 @@ def read_grey(path: Path) -> np.ndarray:
     already in [0, 1] are kept, other float images are min-max scaled. RGB is converted with
     :func:`skimage.color.rgb2gray`; an alpha channel is dropped. A file that cannot be decoded (empty,
     truncated, not an image) or is not a single 2-D picture raises ``DataError(path, "cannot read
-    image: ...")``.
+    image: ...")``; so does one whose header declares more than :data:`MAX_PIXELS` pixels or several
+    pages, before anything is decoded (:func:`check_header`).
     """
+    check_header(path)
     try:
         array = np.asarray(skimage.io.imread(path))
     except Exception as error:  # decoders raise many types (OSError, ValueError, SyntaxError, ...)
@@ -71,6 +78,32 @@ def read_grey(path: Path) -> np.ndarray:
     if grey.ndim == 3:
         grey = skimage.color.rgb2gray(grey)
     return grey.astype(np.float32)
+
+
+def check_header(path: Path) -> None:
+    """Refuse, from the header alone, an image of more than :data:`MAX_PIXELS` pixels (a decompression
+    bomb: a few kilobytes that decode to gigabytes) or of several pages or frames (a stack, not one
+    picture). TIFF headers are read with tifffile, which decodes TIFF here; the rest with Pillow. A file
+    neither can parse is left to the decoder, whose error names it."""
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tiff:
+                pages, shape = len(tiff.pages), tiff.pages[0].shape
+            height, width = shape[0], shape[1] if len(shape) > 1 else 1
+        else:
+            from PIL import Image
+
+            with Image.open(path) as image:
+                pages, (width, height) = getattr(image, "n_frames", 1), image.size
+    except Exception:  # not parseable: read_grey's decoder reports it
+        return
+    if width * height > MAX_PIXELS:
+        raise DataError(path, f"cannot read image: its header declares {width} x {height} pixels, more than "
+                              f"the {MAX_PIXELS} this reader accepts")
+    if pages > 1:
+        raise DataError(path, f"cannot read image: it holds {pages} pages or frames; expected one picture")
 
 
 def _unit_range(array: np.ndarray, path: Path) -> np.ndarray:

@@ -169,8 +169,9 @@ def read_pixel_spacing(root: Path) -> float | None:
 def read_folds(root: Path, ids: list[str], num_folds: int) -> list[Fold]:
     """The folds of ``root/splits.json`` or, without it, ``num_folds``-fold cross-validation of ``ids``.
 
-    Every named image must be one of ``ids`` (names may carry an image extension), and a fold's train
-    and test lists must be non-empty and disjoint. Cross-validation permutes the sorted ids with
+    Every named image must be one of ``ids`` (names may carry an image extension), once per list (a test
+    image listed twice would be scored twice), and a fold's train and test lists must be non-empty and
+    disjoint. Cross-validation permutes the sorted ids with
     ``np.random.default_rng(0)`` and cuts the permutation into ``num_folds`` near-equal test sets.
     """
     path = root / "splits.json"
@@ -205,6 +206,9 @@ def _read_splits(path: Path, known: set[str]) -> list[Fold]:
             unknown = [n for n in lists[part] if n not in known]
             if unknown:
                 raise DataError(path, f"fold {k}: {part} names unknown images {unknown[:5]}")
+            repeated = sorted({n for n in lists[part] if lists[part].count(n) > 1})
+            if repeated:
+                raise DataError(path, f"fold {k}: {part} lists images more than once {repeated[:5]}")
         overlap = set(lists["train"]) & set(lists["test"])
         if overlap:
             raise DataError(path, f"fold {k}: images in both train and test: {sorted(overlap)[:5]}")

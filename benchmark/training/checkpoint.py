@@ -1,0 +1,105 @@
+"""Training checkpoints: one ``last.pt`` per unfinished run, under ``mlruns/checkpoints/<run id>/``.
+
+A checkpoint holds tensors, plain containers and numbers only (state dicts, RNG states, the history as a
+dict), so it is read with ``torch.load(..., weights_only=True)``: a checkpoint is data, and a planted file
+whose pickle would run code is refused instead of executed. torch does not verify what it reads back, so
+the state carries its own SHA-256 (:func:`state_digest`) and a checkpoint that does not match it is
+refused. It is written to a temporary file and renamed (a crash never leaves half a checkpoint behind),
+and removed when its run finishes: only an unfinished run can be resumed, and a sweep of many trials
+leaves none behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from benchmark.errors import BenchmarkError, ConfigError
+
+CHECKPOINT_NAME = "last.pt"
+DIGEST = "sha256"
+
+
+class CheckpointError(BenchmarkError):
+    """A checkpoint exists but cannot be read as one."""
+
+
+def checkpoint_dir(run_id: str) -> Path:
+    return Path("mlruns") / "checkpoints" / run_id
+
+
+def state_digest(state: Any) -> str:
+    """SHA-256 of a nested state: mapping keys in string order, sequences in order, tensors by dtype,
+    shape and raw bytes, everything else by ``repr``."""
+    digest = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, dict):
+            for key in sorted(value, key=str):
+                digest.update(f"key:{key!r}".encode())
+                feed(value[key])
+        elif isinstance(value, (list, tuple)):
+            digest.update(f"seq:{len(value)}".encode())
+            for item in value:
+                feed(item)
+        elif isinstance(value, torch.Tensor):
+            flat = value.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"tensor:{value.dtype}:{tuple(value.shape)}".encode())
+            digest.update(flat.view(torch.uint8).numpy().tobytes())
+        else:
+            digest.update(f"value:{value!r}".encode())
+
+    feed(state)
+    return digest.hexdigest()
+
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({**state, DIGEST: state_digest(state)}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """The state saved by :func:`save_checkpoint`; a damaged, truncated or code-carrying file is a
+    :class:`CheckpointError` naming it."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for a bad file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint ({reason[:200]}); delete it and run without "
+            "--resume to start over"
+        ) from None
+    if not isinstance(state, dict) or "epoch" not in state or DIGEST not in state:
+        raise CheckpointError(f"{path}: not a training checkpoint of this suite; delete it and run without --resume")
+    if state.pop(DIGEST) != state_digest(state):
+        raise CheckpointError(f"{path}: damaged checkpoint (its contents do not match their checksum); delete it "
+                              "and run without --resume to start over")
+    return state
+
+
+def check_resumable(run_id: str) -> None:
+    """Before a run is reopened: its checkpoint exists and reads, else a one-line error and the run is
+    left as it was. A run stopped before its first checkpoint cannot continue: its logged epochs (if any)
+    would be mixed with a restarted training, so the user starts it afresh instead."""
+    path = checkpoint_dir(run_id) / CHECKPOINT_NAME
+    if not path.exists():
+        raise ConfigError(
+            f"--resume: run {run_id} has no checkpoint ({path}); it stopped before its first "
+            "checkpoint or ran elsewhere: run the command without --resume to start over"
+        )
+    load_checkpoint(path)
+
+
+@contextlib.contextmanager
+def removed_on_success(directory: Path) -> Iterator[Path]:
+    """Yield ``directory``; delete it when the block ends without an exception."""
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
