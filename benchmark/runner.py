@@ -165,7 +165,8 @@ def run_experiment(
         torch.set_num_threads(settings.num_threads)
     seed = int(config["seed"])
 
-    experiment_id = tracking.open_experiment(config["tracking"]["uri"], config["tracking"]["experiment"] or task_name)
+    tracking_uri = tracking.resolved_uri(config["tracking"]["uri"])
+    experiment_id = tracking.open_experiment(tracking_uri, config["tracking"]["experiment"] or task_name)
     tags = {
         "task": task_name, "aug": aug_name, "detector": detector_name, "profile": config["profile"],
         "seed": str(seed), "fold": data.fold_name, "data_source": data.source,
@@ -176,10 +177,10 @@ def run_experiment(
     run_name = hooks.run_name or f"{task_name}/{aug_name}/{detector_name}/seed{seed}"
     resume_id = None if resume is None else resumable_run(experiment_id, tags, resume)
     if resume_id is not None:
-        check_resumable(resume_id)
+        check_resumable(resume_id, tracking_uri)
     with tracking.tracked_run(experiment_id, run_name, tags, run_id=resume_id, parent_run_id=hooks.parent_run_id,
                               stop_exceptions=hooks.stop_exceptions) as run, \
-            removed_on_success(checkpoint_dir(run.info.run_id)) as run_checkpoints:
+            removed_on_success(checkpoint_dir(run.info.run_id, tracking_uri)) as run_checkpoints:
         if hooks.on_start is not None:
             hooks.on_start(run.info.run_id)
         mlflow.log_params(tracking.loggable_params({**flatten(config), **data.protocol.as_params()}))

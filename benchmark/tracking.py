@@ -32,11 +32,16 @@ def default_tracking_uri() -> str:
     return with_driver(os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path('mlruns').resolve() / 'mlflow.db'}")
 
 
+def resolved_uri(uri: str | None) -> str:
+    """``uri`` as MLflow is given it: the driver spelled out, or the default store when there is none."""
+    return with_driver(uri) if uri else default_tracking_uri()
+
+
 def open_experiment(uri: str | None, name: str) -> str:
     """Point MLflow at ``uri`` and return the id of experiment ``name``, creating it if needed."""
     import mlflow
 
-    uri = with_driver(uri) if uri else default_tracking_uri()
+    uri = resolved_uri(uri)
     try:
         if uri.startswith("sqlite:///"):
             store_dir = Path(uri.removeprefix("sqlite:///")).parent

@@ -19,8 +19,10 @@ TIMING = {"train_seconds", "inference_images_per_s"}
 
 
 def start(tmp_path: Path, tracking_uri: str, *extra: str) -> subprocess.Popen:
+    """The command in its own working folder ``tmp_path/cwd``: checkpoints go beside the store, not there."""
+    (tmp_path / "cwd").mkdir(exist_ok=True)
     return subprocess.Popen([sys.executable, "-m", "benchmark.cli", *COMMAND, "--tracking-uri", tracking_uri, *extra],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path / "cwd", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
@@ -29,7 +31,7 @@ def wait_for_checkpoint(tmp_path: Path, process: subprocess.Popen, epoch: int) -
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()[1][-2000:]
-        for path in (tmp_path / "mlruns" / "checkpoints").glob("*/last.pt"):
+        for path in (tmp_path / "checkpoints").glob("*/last.pt"):
             try:
                 if torch.load(path, weights_only=False)["epoch"] >= epoch:
                     return path
@@ -78,6 +80,8 @@ def test_sigterm_ends_the_run_killed(tmp_path):
     assert process.returncode == 130 and "interrupted" in err
     run = only_run(tracking_uri)
     assert run.info.status == "KILLED" and "interrupted" in run.data.tags["error"]
+    assert (tmp_path / "checkpoints" / run.info.run_id / "last.pt").exists()
+    assert not list((tmp_path / "cwd").rglob("*"))  # nothing written to the working folder
 
 
 def test_resume_errors_are_one_line_and_start_nothing(tmp_path, capsys):
@@ -134,13 +138,12 @@ class RunsCode:
 
 
 def test_resume_refuses_missing_damaged_and_code_carrying_checkpoints_and_leaves_the_run_as_it_was(
-        tmp_path, capsys, monkeypatch):
+        tmp_path, capsys):
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     process = start(tmp_path, tracking_uri)
     checkpoint = wait_for_checkpoint(tmp_path, process, epoch=1)
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=120)
-    monkeypatch.chdir(tmp_path)
     marker = tmp_path / "code-ran"
     good = checkpoint.read_bytes()
     middle = len(good) // 2

@@ -1,4 +1,7 @@
-"""Training checkpoints: one ``last.pt`` per unfinished run, under ``mlruns/checkpoints/<run id>/``.
+"""Training checkpoints: one ``last.pt`` per unfinished run, in ``checkpoints/<run id>/`` beside the run's
+SQLite tracking store (``mlruns/checkpoints/`` for the default store), else under
+``$BENCHMARK_CHECKPOINT_DIR`` or the suite's cache folder: never relative to the working folder, which
+may be read-only or another on the next start.
 
 A checkpoint holds tensors, plain containers and numbers only (state dicts, RNG states, the history as a
 dict), so it is read with ``torch.load(..., weights_only=True)``: a checkpoint is data, and a planted file
@@ -20,6 +23,7 @@ from typing import Any, Iterator
 
 import torch
 
+from benchmark.data.cache import default_cache_dir
 from benchmark.errors import BenchmarkError, ConfigError
 
 CHECKPOINT_NAME = "last.pt"
@@ -30,8 +34,13 @@ class CheckpointError(BenchmarkError):
     """A checkpoint exists but cannot be read as one."""
 
 
-def checkpoint_dir(run_id: str) -> Path:
-    return Path("mlruns") / "checkpoints" / run_id
+def checkpoint_dir(run_id: str, tracking_uri: str) -> Path:
+    """Where the checkpoint of ``run_id`` tracked at ``tracking_uri`` lives (module docstring)."""
+    if tracking_uri.startswith("sqlite:///"):
+        root = Path(tracking_uri.removeprefix("sqlite:///")).parent / "checkpoints"
+    else:
+        root = Path(os.environ.get("BENCHMARK_CHECKPOINT_DIR") or default_cache_dir() / "checkpoints")
+    return root.resolve() / run_id
 
 
 def state_digest(state: Any) -> str:
@@ -85,11 +94,11 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
     return state
 
 
-def check_resumable(run_id: str) -> None:
+def check_resumable(run_id: str, tracking_uri: str) -> None:
     """Before a run is reopened: its checkpoint exists and reads, else a one-line error and the run is
     left as it was. A run stopped before its first checkpoint cannot continue: its logged epochs (if any)
     would be mixed with a restarted training, so the user starts it afresh instead."""
-    path = checkpoint_dir(run_id) / CHECKPOINT_NAME
+    path = checkpoint_dir(run_id, tracking_uri) / CHECKPOINT_NAME
     if not path.exists():
         raise ConfigError(
             f"--resume: run {run_id} has no checkpoint ({path}); it stopped before its first "
