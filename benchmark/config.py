@@ -25,15 +25,55 @@ PROFILE_DIR = Path(__file__).parent / "profiles"
 OPEN_SECTIONS = {"detectors", "augmentations"}
 
 
+PROFILE_SECTIONS = ("data", "train", "detectors", "augmentations")
+
+
 def profile_names() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
 
 
 def load_profile(name: str) -> dict[str, Any]:
-    path = PROFILE_DIR / f"{name}.yaml"
-    if not path.exists():
-        raise ConfigError(f"unknown profile {name!r}. Valid: {', '.join(profile_names())}")
-    return yaml.safe_load(path.read_text())
+    """A profile by name from ``profiles/``, or by the path of a ``.yaml``/``.yml`` file of the same
+    form; anything else (a path elsewhere that is not YAML, a file that does not parse or lacks a
+    section) is a ConfigError naming it."""
+    if name.endswith((".yaml", ".yml")):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such profile file")
+    elif name in profile_names():
+        path = PROFILE_DIR / f"{name}.yaml"
+    else:
+        raise ConfigError(f"unknown profile {name!r}. Valid: {', '.join(profile_names())}, or the path of a "
+                          ".yaml file")
+    try:
+        profile = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"{path}: cannot read the profile: {reason}") from None
+    sections = profile if isinstance(profile, dict) else {}
+    missing = [s for s in PROFILE_SECTIONS if not isinstance(sections.get(s), dict)]
+    if missing:
+        raise ConfigError(f"{path}: not a profile: it lacks the section(s) {', '.join(missing)}")
+    return profile
+
+
+def check_run_options(config: dict[str, Any]) -> None:
+    """The run-level keys, before anything is loaded: ``seed`` an integer in [0, 2^32) (NumPy's legacy
+    seeding, which the suite also sets, takes no more), ``fold`` an integer >= 1, ``train_size`` null or
+    an integer >= 1, ``val_fraction`` a number in (0, 1)."""
+    def integer(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not integer(config.get("seed")) or not 0 <= config["seed"] < 2**32:
+        raise ConfigError(f"seed must be an integer in [0, 2^32), got {config.get('seed')!r}")
+    if not integer(config.get("fold")) or config["fold"] < 1:
+        raise ConfigError(f"fold must be an integer >= 1, got {config.get('fold')!r}")
+    size = config.get("train_size")
+    if size is not None and (not integer(size) or size < 1):
+        raise ConfigError(f"train_size must be null or an integer >= 1, got {size!r}")
+    fraction = config.get("val_fraction")
+    if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 < fraction < 1:
+        raise ConfigError(f"val_fraction must be a number in (0, 1), got {fraction!r}")
 
 
 def parse_value(text: str) -> Any:
@@ -80,6 +120,7 @@ def resolve_config(
     size = config["data"]["image_size"]
     if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v >= 16 for v in size)):
         raise ConfigError(f"data.image_size must be [H, W] with H, W >= 16, got {size!r}")
+    check_run_options(config)
     return config
 
 

@@ -80,8 +80,6 @@ def data_settings(config: dict[str, Any]) -> DataSettings:
 
 def load_task_data(config: dict[str, Any]) -> TaskData:
     task = TASKS.create(config["task"])
-    if config["val_fraction"] is None or not 0 < config["val_fraction"] < 1:
-        raise ConfigError(f"val_fraction must be in (0, 1), got {config['val_fraction']!r}")
     return task.load(data_settings(config), fold=int(config["fold"]), train_size=config["train_size"],
                      val_fraction=float(config["val_fraction"]), seed=int(config["seed"]))
 

@@ -25,6 +25,7 @@ from skimage.metrics import structural_similarity
 from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
 from benchmark.data.cache import ArrayCache, cache_key
 from benchmark.data.imageset import ImageSet
+from benchmark.errors import ConfigError
 
 # Raised whenever a generator's output or the reading of its labels changes for the same settings, so
 # stale cached sets are not reused: 3 = DDIM sampling with the noise re-derived from the clipped x0
@@ -44,7 +45,9 @@ def compose(real: ImageSet, synthetic: SyntheticSet | None, settings: Compositio
     chosen = np.sort(rng.permutation(accepted)[: min(wanted, len(accepted))])
     if settings.composition == "synthetic":
         if len(chosen) == 0:
-            raise ValueError("composition 'synthetic' but the generator produced no accepted sample")
+            raise ConfigError(f"composition 'synthetic' trains on synthetic images only, but none of the "
+                              f"{len(synthetic.images)} generated samples passed the quality filter; use "
+                              "composition real+synthetic or a larger generator budget")
         return synthetic.images.subset(chosen), len(chosen)
     return ImageSet.concatenate([real, synthetic.images.subset(chosen)]), len(chosen)
 

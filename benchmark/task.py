@@ -134,6 +134,9 @@ class Task:
             raise DataError(root, "data root is not a folder (check --data-root)")
         pool = self.read_real(settings)
         found = pool.images.num_landmarks
+        if self.kind == "landmarks" and pool.images.landmarks is None:
+            raise DataError(root, f"task {self.name!r} is a landmark task but the data has no landmarks (a "
+                                  "segmentation folder? use the segmentation or canal task)")
         if self.kind == "landmarks" and self.num_landmarks is not None and found != self.num_landmarks:
             raise DataError(root, f"task {self.name!r} needs {self.num_landmarks} landmarks per image, the data has {found}")
         if self.kind == "segmentation" and pool.images.masks is None:

@@ -29,7 +29,8 @@ class TrackingError(BenchmarkError):
 
 
 def default_tracking_uri() -> str:
-    return with_driver(os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path('mlruns').resolve() / 'mlflow.db'}")
+    local = f"sqlite:///{Path('mlruns').resolve() / 'mlflow.db'}"
+    return with_driver(os.environ.get("MLFLOW_TRACKING_URI") or local)
 
 
 def resolved_uri(uri: str | None) -> str:
@@ -37,10 +38,28 @@ def resolved_uri(uri: str | None) -> str:
     return with_driver(uri) if uri else default_tracking_uri()
 
 
-def open_experiment(uri: str | None, name: str) -> str:
-    """Point MLflow at ``uri`` and return the id of experiment ``name``, creating it if needed."""
-    import mlflow
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """For a SQLite store, an exclusive lock on ``<database>.lock`` beside it: processes that open a fresh
+    store at the same moment would otherwise race to create its schema and its experiments, and one of
+    them would lose its run. Other stores do their own locking."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
 
+    database = Path(uri.removeprefix("sqlite:///"))
+    with open(database.with_name(database.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_experiment(uri: str | None, name: str) -> str:
+    """Point MLflow at ``uri`` and return the id of experiment ``name``, creating it if needed (under
+    :func:`store_lock`)."""
     uri = resolved_uri(uri)
     try:
         if uri.startswith("sqlite:///"):
@@ -50,21 +69,28 @@ def open_experiment(uri: str | None, name: str) -> str:
                 raise TrackingError(f"{store_dir}: tracking store folder is not writable (use --tracking-uri)")
         if uri.startswith(("http://", "https://")):
             check_server(uri)
-        mlflow.set_tracking_uri(uri)
-        experiment = mlflow.get_experiment_by_name(name)
-        if experiment is not None:
-            if experiment.tags.get(EXPERIMENT_KIND_TAG) is None:
-                mlflow.MlflowClient(uri).set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
-            return experiment.experiment_id
-        artifacts = None
-        if uri.startswith("sqlite:///"):
-            artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
-        return mlflow.create_experiment(name, artifact_location=artifacts, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING})
+        with store_lock(uri):
+            return _experiment_id(uri, name)
     except TrackingError:
         raise
     except Exception as error:  # MLflow raises many types; the user needs one line
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise TrackingError(f"cannot open tracking store {uri}: {first_line}") from None
+
+
+def _experiment_id(uri: str, name: str) -> str:
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        if experiment.tags.get(EXPERIMENT_KIND_TAG) is None:
+            mlflow.MlflowClient(uri).set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
+        return experiment.experiment_id
+    artifacts = None
+    if uri.startswith("sqlite:///"):
+        artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
+    return mlflow.create_experiment(name, artifact_location=artifacts, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING})
 
 
 def check_server(uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> None:
@@ -120,8 +146,32 @@ def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str], run_id:
         raise
     except BaseException as error:
         end_run("FAILED", f"{type(error).__name__}: {error}")
+        if is_store_error(error):
+            raise TrackingError(f"the tracking store stopped taking writes ({first_line(error)}); run "
+                                f"{run.info.run_id} could not be recorded whole: free space, then --resume it") from error
         raise
-    mlflow.end_run("FINISHED")
+    try:
+        mlflow.end_run("FINISHED")
+    except Exception as error:
+        if not is_store_error(error):
+            raise
+        raise TrackingError(f"the tracking store stopped taking writes ({first_line(error)}); run "
+                            f"{run.info.run_id} was scored but could not be marked FINISHED: free space, then --resume it") from error
+
+
+def is_store_error(error: BaseException) -> bool:
+    """An error raised by the tracking store (its database or its driver), not by the run's own code."""
+    import sqlite3
+
+    from mlflow.exceptions import MlflowException
+
+    module = type(error).__module__ or ""
+    return isinstance(error, (sqlite3.Error, MlflowException)) or module.startswith(("sqlalchemy", "psycopg"))
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__
 
 
 def end_run(status: str, reason: str, attempts: int = 3) -> None:
@@ -132,8 +182,14 @@ def end_run(status: str, reason: str, attempts: int = 3) -> None:
 
     for attempt in range(attempts):
         try:
-            mlflow.set_tag("error", masked(reason)[:5000])
-            mlflow.end_run(status)
+            try:
+                mlflow.set_tag("error", masked(reason)[:5000])
+            except Exception:  # the store itself failed: still take the run off MLflow's stack below
+                pass
+            try:
+                mlflow.end_run(status)  # pops the run first, so MLflow's exit hook never ends it FINISHED
+            except Exception:  # the store refuses the status; the error that ended the run is reported
+                pass
             return
         except KeyboardInterrupt:
             if attempt == attempts - 1:

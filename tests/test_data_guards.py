@@ -75,3 +75,16 @@ def test_a_test_image_listed_twice_in_splits_json_is_an_error(tmp_path):
         {"folds": [{"train": ids[:3], "test": ["case3", "case4.png", "case4"]}]}))
     with pytest.raises(DataError, match=r"test lists images more than once \['case4'\]"):
         read_folds(tmp_path, ids, 3)
+
+
+def test_a_landmark_task_on_a_segmentation_folder_is_refused_before_training(capsys, tmp_path):
+    from tests.cli_helpers import run_cli, runs_in
+    from tests.fixture_writers import write_segmentation_folder
+
+    folder = write_segmentation_folder(tmp_path / "seg", spacing_mm=0.3, folds=2, n_unlabelled=0, ext=".png")
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    code, _, err = run_cli(capsys, "run", "--task", "landmarks", "--data-root", str(folder.root), "--profile",
+                           "smoke", "--no-progress", "--tracking-uri", tracking)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "has no landmarks" in lines[0] and str(folder.root) in lines[0]
+    assert not runs_in(tracking)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from baselines.detectors.dense import DenseDetector
 from baselines.detectors.losses import HEATMAP_LOSSES
-from baselines.detectors.networks.timm_unet import TimmUNet
+from baselines.detectors.networks.timm_unet import TimmUNet, check_encoder
 from benchmark.config import build
 from benchmark.errors import ConfigError
 from benchmark.registry import DETECTORS
@@ -44,6 +44,7 @@ class HeatmapDetector(DenseDetector):
     def __init__(self, settings: HeatmapSettings):
         if settings.loss not in HEATMAP_LOSSES:
             raise ConfigError(f"heatmap: loss must be one of {', '.join(HEATMAP_LOSSES)}, got {settings.loss!r}")
+        check_encoder(settings.encoder, settings.decoder_channels, settings.output_stride, "heatmap")
         super().__init__(settings)
 
     def build_network(self, out_channels: int) -> TimmUNet:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.errors import ConfigError
+
+SDR_INEQUALITIES = ("<", "<=")
+
 
 @dataclass(frozen=True)
 class DataSettings:
@@ -25,3 +29,14 @@ class DataSettings:
     sdr_inequality: str = "<="
     data_seed: int = 0
     num_folds: int = 3
+
+    def __post_init__(self) -> None:
+        for name, low in (("n_labelled", 1), ("n_unlabelled", 0), ("data_seed", 0), ("num_folds", 2)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"data.{name} must be an integer >= {low}, got {value!r}")
+        if self.sdr_inequality not in SDR_INEQUALITIES:
+            raise ConfigError(f"data.sdr_inequality must be one of {', '.join(SDR_INEQUALITIES)}, "
+                              f"got {self.sdr_inequality!r}")
+        if not isinstance(self.ground_truth, str):
+            raise ConfigError(f"data.ground_truth must be a name such as senior, got {self.ground_truth!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,8 +50,9 @@ class TrainSettings:
                 raise ConfigError(f"train.{name} must be an integer >= 0, got {value!r}")
         if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not 0 <= self.lr < 10:
             raise ConfigError(f"train.lr must be a number in [0, 10), got {self.lr!r}")
-        if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
-            raise ConfigError(f"train.weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        if not isinstance(self.weight_decay, (int, float)) or isinstance(self.weight_decay, bool) \
+                or not 0 <= self.weight_decay < math.inf:
+            raise ConfigError(f"train.weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
         for name in ("channels_last", "compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"train.{name} must be true or false, got {getattr(self, name)!r}")

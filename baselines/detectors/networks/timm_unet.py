@@ -10,10 +10,34 @@ of any size are zero-padded to a multiple of the total stride and the output is 
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
+
 import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from benchmark.errors import ConfigError
+
+
+def check_encoder(encoder: str, decoder_channels: Sequence[int], output_stride: int, what: str) -> None:
+    """Before any network is built: ``encoder`` is a timm model, ``decoder_channels`` has one positive
+    width per encoder stage, ``output_stride`` is 1 or 2. The stage count comes from the encoder built on
+    the meta device (no memory, no weights)."""
+    if not isinstance(encoder, str) or not timm.is_model(encoder):
+        close = difflib.get_close_matches(str(encoder), timm.list_models(), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; timm.list_models() lists the names"
+        raise ConfigError(f"{what}: encoder {encoder!r} is not a timm model{hint}")
+    if output_stride not in (1, 2):
+        raise ConfigError(f"{what}: output_stride must be 1 or 2, got {output_stride!r}")
+    with torch.device("meta"):
+        features = timm.create_model(encoder, pretrained=False, features_only=True, in_chans=1)
+    stages = len(features.feature_info)
+    widths = list(decoder_channels) if isinstance(decoder_channels, (list, tuple)) else None
+    if widths is None or len(widths) != stages or not all(isinstance(w, int) and w > 0 for w in widths):
+        raise ConfigError(f"{what}: encoder {encoder} has {stages} stages, so decoder_channels needs "
+                          f"{stages} positive integers, got {decoder_channels!r}")
 
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
