@@ -74,6 +74,8 @@ class RunHooks:
 def data_settings(config: dict[str, Any]) -> DataSettings:
     data = dict(config["data"])
     root = data.pop("data_root", None)
+    if root is not None and not isinstance(root, str):
+        raise ConfigError(f"data.data_root must be the path of a data set folder, got {root!r}")
     data["image_size"] = tuple(data["image_size"])
     return build(DataSettings, {**data, "data_root": Path(root).expanduser() if root else None}, "data")
 

@@ -19,6 +19,8 @@ size, prediction = ``sigmoid > 0.5``.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 from baselines.detectors.dense import DenseDetector
@@ -45,6 +47,9 @@ class HeatmapDetector(DenseDetector):
         if settings.loss not in HEATMAP_LOSSES:
             raise ConfigError(f"heatmap: loss must be one of {', '.join(HEATMAP_LOSSES)}, got {settings.loss!r}")
         check_encoder(settings.encoder, settings.decoder_channels, settings.output_stride, "heatmap")
+        if not isinstance(settings.sigma, (int, float)) or isinstance(settings.sigma, bool) \
+                or not 0 < settings.sigma < math.inf:
+            raise ConfigError(f"heatmap: sigma must be a finite number > 0 (working pixels), got {settings.sigma!r}")
         super().__init__(settings)
 
     def build_network(self, out_channels: int) -> TimmUNet:

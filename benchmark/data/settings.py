@@ -8,6 +8,7 @@ from pathlib import Path
 from benchmark.errors import ConfigError
 
 SDR_INEQUALITIES = ("<", "<=")
+GROUND_TRUTHS = ("senior", "junior", "mean")
 
 
 @dataclass(frozen=True)
@@ -38,5 +39,6 @@ class DataSettings:
         if self.sdr_inequality not in SDR_INEQUALITIES:
             raise ConfigError(f"data.sdr_inequality must be one of {', '.join(SDR_INEQUALITIES)}, "
                               f"got {self.sdr_inequality!r}")
-        if not isinstance(self.ground_truth, str):
-            raise ConfigError(f"data.ground_truth must be a name such as senior, got {self.ground_truth!r}")
+        if self.ground_truth not in GROUND_TRUTHS:
+            raise ConfigError(f"data.ground_truth must be one of {', '.join(GROUND_TRUTHS)} (data sets with one "
+                              f"annotation ignore it), got {self.ground_truth!r}")
