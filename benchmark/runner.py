@@ -22,6 +22,7 @@ import yaml
 from benchmark import tracking
 from benchmark.augmentation import create_augmentation
 from benchmark.config import build, flatten, variant_digest
+from benchmark.data.memory import check_memory
 from benchmark.data.settings import DataSettings
 from benchmark.detector import FitContext
 from benchmark.errors import ConfigError
@@ -82,7 +83,9 @@ def data_settings(config: dict[str, Any]) -> DataSettings:
 
 def load_task_data(config: dict[str, Any]) -> TaskData:
     task = TASKS.create(config["task"])
-    return task.load(data_settings(config), fold=int(config["fold"]), train_size=config["train_size"],
+    settings = data_settings(config)
+    check_memory(settings, int(config["train"]["batch_size"]))
+    return task.load(settings, fold=int(config["fold"]), train_size=config["train_size"],
                      val_fraction=float(config["val_fraction"]), seed=int(config["seed"]))
 
 

@@ -88,3 +88,25 @@ def test_a_landmark_task_on_a_segmentation_folder_is_refused_before_training(cap
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "has no landmarks" in lines[0] and str(folder.root) in lines[0]
     assert not runs_in(tracking)
+
+
+def test_a_working_size_that_cannot_fit_in_memory_is_refused_with_the_estimate(capsys, tmp_path):
+    from tests.cli_helpers import run_cli, runs_in
+
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    code, _, err = run_cli(capsys, "run", "--task", "hand", "--profile", "smoke", "--image-size", "100000x100000",
+                           "--no-progress", "--tracking-uri", tracking)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "working size 100000x100000" in lines[0] and "GiB" in lines[0], err
+    assert not runs_in(tracking)
+
+
+def test_the_memory_estimate_counts_images_and_the_batch():
+    from benchmark.data.memory import ACTIVATION_FLOATS, check_memory
+    from benchmark.data.settings import DataSettings
+
+    settings = DataSettings(image_size=(100, 200), n_labelled=10, n_unlabelled=5)
+    needed = 4 * 100 * 200 * (15 + ACTIVATION_FLOATS * 8)
+    check_memory(settings, 8, available=needed)
+    with pytest.raises(Exception, match="batch 8 needs at least"):
+        check_memory(settings, 8, available=needed - 1)

@@ -8,6 +8,8 @@ from pathlib import Path
 from benchmark.errors import ConfigError
 
 SDR_INEQUALITIES = ("<", "<=")
+# The image files every real-data reader accepts (extension in any case).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 GROUND_TRUTHS = ("senior", "junior", "mean")
 
 

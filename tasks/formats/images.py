@@ -23,9 +23,9 @@ import skimage.color
 import skimage.io
 import skimage.transform
 
+from benchmark.data.settings import IMAGE_EXTENSIONS
 from benchmark.errors import DataError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 # 64 Mpixel: four times the largest radiograph of the three data sets, far below what a header can claim.
 MAX_PIXELS = 2**26
 
