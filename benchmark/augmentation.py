@@ -94,6 +94,10 @@ class Augmentation:
     def transform(self, batch: Batch, generator: torch.Generator) -> Batch:
         return batch
 
+    def check(self, working_size: tuple[int, int]) -> None:
+        """Raise a ConfigError if this strategy cannot work at ``working_size`` (H, W); the runner calls it
+        before any data is read or any run exists."""
+
     def metrics(self) -> dict[str, float]:
         """Counters accumulated while transforming (logged once at the end of training)."""
         return {}
@@ -142,6 +146,10 @@ class ComposedAugmentation(Augmentation):
 
     def transform(self, batch: Batch, generator: torch.Generator) -> Batch:
         return self.transform_part.transform(batch, generator)
+
+    def check(self, working_size: tuple[int, int]) -> None:
+        self.transform_part.check(working_size)
+        self.generator.check(working_size)
 
     def metrics(self) -> dict[str, float]:
         return {**self.generator.metrics(), **self.transform_part.metrics()}

@@ -59,6 +59,10 @@ class Detector(ABC):
     kinds: frozenset[str] = frozenset()
     trains: bool = True
 
+    def check(self, working_size: tuple[int, int]) -> None:
+        """Raise a ConfigError if this detector cannot work at ``working_size`` (H, W); the runner calls it
+        before any data is read or any run exists."""
+
     def setup(self, train: ImageSet, context: FitContext) -> None:
         """Build the untrained network for ``train`` (its landmark count, size) so that :meth:`fit`, or
         ``benchmark perf`` step by step, can train it; detectors that train override this."""

@@ -159,10 +159,14 @@ def run_experiment(
     detector = DETECTORS.create(detector_name, **config["detectors"][detector_name])
     augmentation = create_augmentation(aug_name, config["augmentations"])
     settings = build(TrainSettings, config["train"], "train")
-    data = load_task_data(config)
-    if data.protocol.kind not in detector.kinds:
-        raise ConfigError(f"detector {detector_name!r} cannot do {data.protocol.kind} (task {task_name!r}); "
+    kind = TASKS.create(task_name).kind
+    if kind not in detector.kinds:
+        raise ConfigError(f"detector {detector_name!r} cannot do {kind} (task {task_name!r}); "
                           f"it does: {', '.join(sorted(detector.kinds))}")
+    working_size = tuple(config["data"]["image_size"])
+    detector.check(working_size)
+    augmentation.check(working_size)
+    data = load_task_data(config)
     torch_device = pick_device(device)
     if settings.num_threads:
         torch.set_num_threads(settings.num_threads)

@@ -27,7 +27,8 @@ def test_an_entry_reads_back_equal(tmp_path):
 
 @settings(max_examples=60, deadline=None)
 @given(position=st.floats(0, 1, exclude_max=True), bit=st.integers(0, 7), truncate=st.booleans())
-def test_a_damaged_entry_is_a_miss_or_the_exact_arrays_never_wrong_data(tmp_path_factory, position, bit, truncate):
+def test_a_damaged_entry_is_a_miss_or_the_exact_arrays_never_wrong_data(tmp_path_factory, position, bit,
+                                                                         truncate):
     cache = ArrayCache(tmp_path_factory.mktemp("cache"))
     path = cache.save("k", ARRAYS)
     data = bytearray(path.read_bytes())

@@ -94,10 +94,11 @@ def test_a_working_size_that_cannot_fit_in_memory_is_refused_with_the_estimate(c
     from tests.cli_helpers import run_cli, runs_in
 
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    code, _, err = run_cli(capsys, "run", "--task", "hand", "--profile", "smoke", "--image-size", "100000x100000",
-                           "--no-progress", "--tracking-uri", tracking)
+    code, _, err = run_cli(capsys, "run", "--task", "hand", "--profile", "smoke", "--image-size",
+                           "100000x100000", "--no-progress", "--tracking-uri", tracking)
     lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and "working size 100000x100000" in lines[0] and "GiB" in lines[0], err
+    assert code == 2 and len(lines) == 1, err
+    assert "working size 100000x100000" in lines[0] and "GiB" in lines[0]
     assert not runs_in(tracking)
 
 

@@ -43,7 +43,8 @@ def test_a_bad_option_is_one_line_before_any_run(capsys, tmp_path, options, mess
     ("not-a-profile.yaml", "not a profile: it lacks the section(s) data, train, detectors, augmentations"),
     ("broken.yaml", "cannot read the profile"),
 ])
-def test_a_profile_is_a_known_name_or_a_yaml_file_of_that_form(capsys, tmp_path, monkeypatch, profile, message):
+def test_a_profile_is_a_known_name_or_a_yaml_file_of_that_form(capsys, tmp_path, monkeypatch, profile,
+                                                               message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "not-a-profile.yaml").write_text("seed: 0\n")
     (tmp_path / "broken.yaml").write_text("seed: [0\n")
@@ -58,7 +59,8 @@ def test_a_profile_given_as_a_yaml_path_runs(capsys, tmp_path):
     path = tmp_path / "mine.yaml"
     shutil.copy(PROFILE_DIR / "smoke.yaml", path)
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    code, _, err = run_cli(capsys, *BASE[:3], "--profile", str(path), "--no-progress", "--tracking-uri", tracking)
+    code, _, err = run_cli(capsys, *BASE[:3], "--profile", str(path), "--no-progress",
+                           "--tracking-uri", tracking)
     assert code == 0, err
     (run,) = runs_in(tracking)
     assert run.data.tags["profile"] == str(path)
@@ -74,3 +76,18 @@ def test_synthetic_only_training_without_an_accepted_sample_ends_with_one_line(c
     assert "none of the" in lines[-1] and "Traceback" not in err
     (run,) = runs_in(tracking)
     assert run.info.status == "FAILED"
+
+
+@pytest.mark.parametrize("options, message", [
+    (("--detector", "saltpepper", "--image-size", "102x102"), "saltpepper: the working size 102x102 must be"),
+    (("--aug", "latent-blend", "--image-size", "102x102"), "latent-blend: image size (102, 102) must be"),
+    (("--aug", "classic+latent-blend", "--image-size", "102x102"), "must be divisible"),
+    (("--detector", "saltpepper", "--task", "canal"), "detector 'saltpepper' cannot do segmentation"),
+])
+def test_a_method_that_cannot_work_at_the_task_or_size_is_refused_before_any_run(capsys, tmp_path, options,
+                                                                                  message):
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    code, _, err = run_cli(capsys, *BASE, "--tracking-uri", tracking, *options)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and message in lines[0], err
+    assert not runs_in(tracking)

@@ -141,16 +141,30 @@ def test_a_study_of_another_question_is_refused(sqlite_sweep):
         run_sweep(SweepQuestion("hand", "none", "heatmap", "smoke", FAST), 3, storage, "s1", tracking)
 
 
-def test_failing_trials_are_recorded_and_the_study_goes_on(tmp_path):
+def test_failing_trials_are_recorded_and_the_study_goes_on(tmp_path, monkeypatch):
+    from baselines.detectors.heatmap import HeatmapDetector
+
+    def out_of_memory(*_args, **_kwargs):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(HeatmapDetector, "fit", out_of_memory)
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    broken = SweepQuestion("hand", "none", "heatmap", "smoke", {**FAST, "detectors.heatmap.encoder": "no-such-net"})
     with pytest.raises(BenchmarkError, match="no trial completed"):
-        run_sweep(broken, 2, f"sqlite:///{tmp_path / 'optuna.db'}", "broken", tracking)
+        run_sweep(QUESTION, 2, f"sqlite:///{tmp_path / 'optuna.db'}", "broken", tracking)
     study = optuna.load_study(study_name="broken", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
     assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.FAIL]
-    assert all("no-such-net" in t.user_attrs["error"] for t in study.trials)
+    assert all("out of memory" in t.user_attrs["error"] for t in study.trials)
     trials = by_role(runs_of(tracking, "broken"), "trial")
-    assert len(trials) == 2 and all(r.info.status == "FAILED" and "no-such-net" in r.data.tags["error"] for r in trials)
+    assert len(trials) == 2
+    assert all(r.info.status == "FAILED" and "out of memory" in r.data.tags["error"] for r in trials)
+
+
+def test_an_unknown_encoder_is_refused_before_any_study_or_run(tmp_path):
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    broken = SweepQuestion("hand", "none", "heatmap", "smoke", {**FAST, "detectors.heatmap.encoder": "no-such-net"})
+    with pytest.raises(ConfigError, match="encoder 'no-such-net' is not a timm model"):
+        run_sweep(broken, 2, f"sqlite:///{tmp_path / 'optuna.db'}", "broken", tracking)
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_a_detector_that_does_not_train_cannot_be_swept(tmp_path):

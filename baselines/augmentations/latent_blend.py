@@ -351,6 +351,9 @@ class LatentBlendAugmentation(Augmentation):
         self.composition = CompositionSettings(settings.composition, settings.n_synthetic,
                                                settings.synthetic_ratio)
 
+    def check(self, working_size: tuple[int, int]) -> None:
+        self.settings.grid(working_size)
+
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
                    device: torch.device | None = None) -> SyntheticSet:
         """The labelled synthetic set of the module docstring. Without an unlabelled pool (``None`` or

@@ -180,6 +180,9 @@ class ShapeDDPMAugmentation(Augmentation):
         fields = smooth_displacements(n, masks.shape[1:], s.deformation_grid, s.deformation_px, rng)
         return pull_masks(masks[sources], fields), [int(i) for i in sources]
 
+    def check(self, working_size: tuple[int, int]) -> None:
+        self.settings.grid(working_size)
+
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
                    device: torch.device | None = None) -> SyntheticSet:
         s = self.settings

@@ -150,6 +150,9 @@ class TwoChannelGenerator(Augmentation, ABC):
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
         """(n, 2, h, w) float32 samples in [-1, 1] from the fitted generator."""
 
+    def check(self, working_size: tuple[int, int]) -> None:
+        self.settings.grid(working_size)
+
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
                    device: torch.device | None = None) -> SyntheticSet:
         s = self.settings

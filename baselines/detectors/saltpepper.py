@@ -318,16 +318,21 @@ class SaltPepperDetector(Detector):
         return validation_score(val, self.predict(val, n_samples=self.settings.val_n_samples))
 
     # --- the Detector contract --------------------------------------------------------------------
-    def setup(self, train: ImageSet, context: FitContext) -> None:
-        if train.landmarks is None:
-            raise ConfigError(f"{WHAT} detects landmarks only; the training set has no landmarks")
+    def check(self, working_size: tuple[int, int]) -> None:
         s = self.settings
-        height, width = train.image_size
+        height, width = working_size
         multiple = s.output_stride * 2 ** (len(s.block_out_channels) - 1)
         if height % multiple or width % multiple:
             raise ConfigError(f"{WHAT}: the working size {height}x{width} must be divisible by {multiple} "
                               f"(output_stride {s.output_stride} x 2^(levels - 1) U-Net halvings); change "
                               "data.image_size, output_stride or block_out_channels")
+
+    def setup(self, train: ImageSet, context: FitContext) -> None:
+        if train.landmarks is None:
+            raise ConfigError(f"{WHAT} detects landmarks only; the training set has no landmarks")
+        self.check(train.image_size)
+        s = self.settings
+        height, width = train.image_size
         self.num_landmarks = train.num_landmarks
         self.model = build_unet((height // s.output_stride, width // s.output_stride),
                                 self.num_landmarks + s.output_stride**2, self.num_landmarks,

@@ -49,6 +49,6 @@ def check_memory(settings: DataSettings, batch_size: int, available: int | None 
     n_images = images_held(settings)
     needed = 4 * height * width * (n_images + ACTIVATION_FLOATS * batch_size)
     if needed > available:
-        raise ConfigError(f"working size {height}x{width} with {n_images} images and batch {batch_size} needs at "
-                          f"least {needed / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB available; "
-                          "use a smaller --image-size or --batch-size")
+        gib = f"{needed / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB available"
+        raise ConfigError(f"working size {height}x{width} with {n_images} images and batch {batch_size} "
+                          f"needs at least {gib}; use a smaller --image-size or --batch-size")

@@ -64,9 +64,10 @@ def run_job(task: str, aug: str, train_size: int | None, common: tuple[str, ...]
 
 def campaign_jobs(profile: str, device: str, tracking_uri: str, perf_only: tuple[str, ...] = ()) -> list[Job]:
     """The module docstring's list, in order; ``perf_only`` restricts the perf job to those rows."""
-    common = ("--profile", profile, "--device", device, "--tracking-uri", tracking_uri, "--json", "--no-progress")
-    perf = ("perf", "--task", "hand", "--profile", profile, "--device", device, "--steps", "5", "--warmup", "2",
-            "--json", "--no-progress", *(("--only", *perf_only) if perf_only else ()))
+    shared = ("--profile", profile, "--device", device)
+    common = (*shared, "--tracking-uri", tracking_uri, "--json", "--no-progress")
+    perf = ("perf", "--task", "hand", *shared, "--steps", "5", "--warmup", "2", "--json", "--no-progress",
+            *(("--only", *perf_only) if perf_only else ()))
     jobs = [Job("perf hand", perf, kind="perf", output="perf.json")]
     for task in ("hand", "ceph"):
         for train_size in (10, None):

@@ -87,10 +87,11 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
             "--resume to start over"
         ) from None
     if not isinstance(state, dict) or "epoch" not in state or DIGEST not in state:
-        raise CheckpointError(f"{path}: not a training checkpoint of this suite; delete it and run without --resume")
+        raise CheckpointError(f"{path}: not a training checkpoint of this suite; delete it and run without "
+                              "--resume")
     if state.pop(DIGEST) != state_digest(state):
-        raise CheckpointError(f"{path}: damaged checkpoint (its contents do not match their checksum); delete it "
-                              "and run without --resume to start over")
+        raise CheckpointError(f"{path}: damaged checkpoint (its contents do not match their checksum); "
+                              "delete it and run without --resume to start over")
     return state
 
 
