@@ -86,13 +86,20 @@ def test_strategies_without_a_generator_skip_the_cache():
 def test_generators_train_on_the_device_the_run_was_given(monkeypatch, tmp_path):
     """``--device`` reaches the generator: it never falls back to picking a device of its own."""
     from baselines.augmentations import latent_blend, shape_ddpm, two_channel
+    from benchmark.augmentation import create_augmentation
     from benchmark.cli import main
+    from benchmark.config import resolve_config
+    from benchmark.runner import load_task_data
 
     def refuse(*_):
         raise AssertionError("a generator picked its own device")
 
     for module in (two_channel, shape_ddpm, latent_blend):
         monkeypatch.setattr(module, "pick_device", refuse)
-    for aug, task in (("ddpm", "hand"), ("shape-ddpm", "hand"), ("latent-blend", "canal")):
-        assert main(["run", "--task", task, "--aug", aug, "--profile", "smoke", "--device", "cpu", "--no-cache",
-                     "--no-progress", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]) == 0
+    assert main(["run", "--task", "hand", "--aug", "ddpm", "--profile", "smoke", "--device", "cpu", "--no-cache",
+                 "--no-progress", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]) == 0
+    for aug, task in (("shape-ddpm", "hand"), ("latent-blend", "canal")):  # the other generators, directly
+        config = resolve_config("smoke", task, aug, "heatmap")
+        data = load_task_data(config)
+        generator = create_augmentation(aug, config["augmentations"])
+        assert generator.synthesize(data.train, 0, data.unlabelled, torch.device("cpu")) is not None
