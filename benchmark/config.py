@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, first_line
 from benchmark.registry import augmentation_parts
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -48,8 +48,7 @@ def load_profile(name: str) -> dict[str, Any]:
     try:
         profile = yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"{path}: cannot read the profile: {reason}") from None
+        raise ConfigError(f"{path}: cannot read the profile: {first_line(error)}") from None
     sections = profile if isinstance(profile, dict) else {}
     missing = [s for s in PROFILE_SECTIONS if not isinstance(sections.get(s), dict)]
     if missing:

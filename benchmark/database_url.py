@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from pathlib import Path
 
 PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)(?P<password>\S*)@")
 
@@ -21,6 +22,11 @@ PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)(?P<pa
 def masked(text: str) -> str:
     """``text`` with the password of every URL in it replaced by ``***``."""
     return PASSWORD.sub(lambda m: f"{m['head']}***@", text)
+
+
+def sqlite_database(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL, ``None`` for any other store."""
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
 
 def with_driver(url: str) -> str:

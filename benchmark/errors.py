@@ -5,6 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def first_line(error: BaseException, limit: int = 300) -> str:
+    """The first line of ``error``'s message (its type name when the message is empty): what a one-line
+    report of a library's exception shows."""
+    text = str(error).strip()
+    return text.splitlines()[0][:limit] if text else type(error).__name__
+
+
 class BenchmarkError(Exception):
     """Base class: the message alone must tell the user what to fix."""
 

@@ -14,8 +14,8 @@ import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
-from benchmark.database_url import masked, with_driver
-from benchmark.errors import BenchmarkError
+from benchmark.database_url import masked, sqlite_database, with_driver
+from benchmark.errors import BenchmarkError, first_line
 
 MAX_PARAM_LENGTH = 6000
 SERVER_TIMEOUT_S = 10.0
@@ -43,12 +43,12 @@ def store_lock(uri: str) -> Iterator[None]:
     """For a SQLite store, an exclusive lock on ``<database>.lock`` beside it: processes that open a fresh
     store at the same moment would otherwise race to create its schema and its experiments, and one of
     them would lose its run. Other stores do their own locking."""
-    if not uri.startswith("sqlite:///"):
+    database = sqlite_database(uri)
+    if database is None:
         yield
         return
     import fcntl
 
-    database = Path(uri.removeprefix("sqlite:///"))
     with open(database.with_name(database.name + ".lock"), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -61,24 +61,26 @@ def open_experiment(uri: str | None, name: str) -> str:
     """Point MLflow at ``uri`` and return the id of experiment ``name``, creating it if needed (under
     :func:`store_lock`)."""
     uri = resolved_uri(uri)
+    database = sqlite_database(uri)
     try:
-        if uri.startswith("sqlite:///"):
-            store_dir = Path(uri.removeprefix("sqlite:///")).parent
+        if database is not None:
+            store_dir = database.parent
             store_dir.mkdir(parents=True, exist_ok=True)
             if not os.access(store_dir, os.W_OK):
                 raise TrackingError(f"{store_dir}: tracking store folder is not writable (use --tracking-uri)")
         if uri.startswith(("http://", "https://")):
             check_server(uri)
         with store_lock(uri):
-            return _experiment_id(uri, name)
+            return _experiment_id(uri, name, None if database is None else database.parent / "artifacts")
     except TrackingError:
         raise
     except Exception as error:  # MLflow raises many types; the user needs one line
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise TrackingError(f"cannot open tracking store {uri}: {first_line}") from None
+        raise TrackingError(f"cannot open tracking store {uri}: {first_line(error)}") from None
 
 
-def _experiment_id(uri: str, name: str) -> str:
+def _experiment_id(uri: str, name: str, artifacts: Path | None) -> str:
+    """The id of experiment ``name``, created with its artifacts in ``artifacts`` (``None``: the
+    store's default) if it does not exist."""
     import mlflow
 
     mlflow.set_tracking_uri(uri)
@@ -87,10 +89,9 @@ def _experiment_id(uri: str, name: str) -> str:
         if experiment.tags.get(EXPERIMENT_KIND_TAG) is None:
             mlflow.MlflowClient(uri).set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
         return experiment.experiment_id
-    artifacts = None
-    if uri.startswith("sqlite:///"):
-        artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
-    return mlflow.create_experiment(name, artifact_location=artifacts, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING})
+    location = None if artifacts is None else artifacts.resolve().as_uri()
+    tags = {EXPERIMENT_KIND_TAG: MODEL_TRAINING}
+    return mlflow.create_experiment(name, artifact_location=location, tags=tags)
 
 
 def check_server(uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> None:
@@ -103,13 +104,15 @@ def check_server(uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> None:
     parts = urllib.parse.urlsplit(uri)
     netloc = parts.hostname + (f":{parts.port}" if parts.port else "")  # credentials stay out of the probe
     try:
-        with urllib.request.urlopen(f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}/health", timeout=timeout_s):
+        health = f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}/health"
+        with urllib.request.urlopen(health, timeout=timeout_s):
             return
     except urllib.error.HTTPError:
         return  # it answered: a proxy or an older server without /health; MLflow reports the rest
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        raise TrackingError(f"tracking server {masked(uri)} does not answer ({reason}) within {timeout_s:g} s")
+        raise TrackingError(f"tracking server {masked(uri)} does not answer ({reason}) within "
+                            f"{timeout_s:g} s") from None
 
 
 def git_commit() -> str:
@@ -147,16 +150,19 @@ def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str], run_id:
     except BaseException as error:
         end_run("FAILED", f"{type(error).__name__}: {error}")
         if is_store_error(error):
-            raise TrackingError(f"the tracking store stopped taking writes ({first_line(error)}); run "
-                                f"{run.info.run_id} could not be recorded whole: free space, then --resume it") from error
+            raise store_failure(error, run.info.run_id, "could not be recorded whole") from error
         raise
     try:
         mlflow.end_run("FINISHED")
     except Exception as error:
         if not is_store_error(error):
             raise
-        raise TrackingError(f"the tracking store stopped taking writes ({first_line(error)}); run "
-                            f"{run.info.run_id} was scored but could not be marked FINISHED: free space, then --resume it") from error
+        raise store_failure(error, run.info.run_id, "was scored but could not be marked FINISHED") from error
+
+
+def store_failure(error: BaseException, run_id: str, what: str) -> TrackingError:
+    return TrackingError(f"the tracking store stopped taking writes ({first_line(error)}); run {run_id} "
+                         f"{what}: free space, then --resume it")
 
 
 def is_store_error(error: BaseException) -> bool:
@@ -167,11 +173,6 @@ def is_store_error(error: BaseException) -> bool:
 
     module = type(error).__module__ or ""
     return isinstance(error, (sqlite3.Error, MlflowException)) or module.startswith(("sqlalchemy", "psycopg"))
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:300] if text else type(error).__name__
 
 
 def end_run(status: str, reason: str, attempts: int = 3) -> None:

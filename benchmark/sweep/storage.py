@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from benchmark.database_url import with_driver
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,7 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int, on_stale:
                                               heartbeat_stale_trial_callback=on_stale,
                                               engine_kwargs={"pool_pre_ping": True})
     except Exception as error:  # SQLAlchemy and the drivers raise many types; the user needs one line
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"cannot open study storage {url}: {first}") from None
+        raise ConfigError(f"cannot open study storage {url}: {first_line(error)}") from None
 
 
 class StudyLock:

@@ -24,7 +24,8 @@ from typing import Any, Iterator
 import torch
 
 from benchmark.data.cache import default_cache_dir
-from benchmark.errors import BenchmarkError, ConfigError
+from benchmark.database_url import sqlite_database
+from benchmark.errors import BenchmarkError, ConfigError, first_line
 
 CHECKPOINT_NAME = "last.pt"
 DIGEST = "sha256"
@@ -36,8 +37,9 @@ class CheckpointError(BenchmarkError):
 
 def checkpoint_dir(run_id: str, tracking_uri: str) -> Path:
     """Where the checkpoint of ``run_id`` tracked at ``tracking_uri`` lives (module docstring)."""
-    if tracking_uri.startswith("sqlite:///"):
-        root = Path(tracking_uri.removeprefix("sqlite:///")).parent / "checkpoints"
+    database = sqlite_database(tracking_uri)
+    if database is not None:
+        root = database.parent / "checkpoints"
     else:
         root = Path(os.environ.get("BENCHMARK_CHECKPOINT_DIR") or default_cache_dir() / "checkpoints")
     return root.resolve() / run_id
@@ -81,7 +83,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for a bad file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error, 200)
         raise CheckpointError(
             f"{path}: not a readable checkpoint ({reason[:200]}); delete it and run without "
             "--resume to start over"

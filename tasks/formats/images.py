@@ -24,7 +24,7 @@ import skimage.io
 import skimage.transform
 
 from benchmark.data.settings import IMAGE_EXTENSIONS
-from benchmark.errors import DataError
+from benchmark.errors import DataError, first_line
 
 # 64 Mpixel: four times the largest radiograph of the three data sets, far below what a header can claim.
 MAX_PIXELS = 2**26
@@ -64,8 +64,7 @@ def read_grey(path: Path) -> np.ndarray:
     try:
         array = np.asarray(skimage.io.imread(path))
     except Exception as error:  # decoders raise many types (OSError, ValueError, SyntaxError, ...)
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DataError(path, f"cannot read image: {first_line}") from error
+        raise DataError(path, f"cannot read image: {first_line(error)}") from error
     if array.ndim == 3 and array.shape[2] in (2, 4):
         array = array[..., :-1]
     if array.ndim == 3 and array.shape[2] == 1:
