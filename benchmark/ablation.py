@@ -46,18 +46,17 @@ import pandas as pd
 import yaml
 
 from benchmark.errors import BenchmarkError, ConfigError
+from benchmark.record import tags
+from benchmark.record.metrics import KIND_METRICS, kind_of, metric_spec
 
 log = logging.getLogger(__name__)
 TOP_LEVEL = ("aug", "detector", "train_size")
-HEADLINE = {"landmarks": ["mre_mm", "sdr_2mm", "sdr_4mm"], "segmentation": ["precision", "recall", "dice"]}
-LABELS = {"mre_mm": "MRE (mm)", "dice": "DSC", "precision": "Precision", "recall": "Recall", "hd95_mm": "HD95 (mm)"}
 
 
 def metric_label(metric: str) -> str:
-    """A column title: ``sdr_2.5mm`` -> ``SDR 2.5 mm (%)``, known names as in the papers, others as they are."""
-    if metric.startswith("sdr_") and metric.endswith("mm"):
-        return f"SDR {metric[4:-2]} mm (%)"
-    return LABELS.get(metric, metric)
+    """A column title: the metric's label (:mod:`benchmark.record.metrics`), else its name."""
+    spec = metric_spec(metric)
+    return metric if spec is None else spec.label
 
 
 @dataclass(frozen=True)
@@ -158,14 +157,11 @@ def expand(spec: AblationSpec, overrides: dict[str, Any] | None = None) -> list[
     return planned
 
 
-def run_key(variant: str, train_size: Any, seed: Any, fold: Any) -> tuple[str, str, str, str]:
-    return (str(variant), "all" if train_size in (None, "None", "all") else str(train_size), str(seed), str(fold))
-
-
-def config_key(config: dict[str, Any]) -> tuple[str, str, str, str]:
-    from benchmark.config import variant_digest
-
-    return run_key(variant_digest(config), config["train_size"], config["seed"], config["fold"])
+def stored_keys(runs: pd.DataFrame) -> list[tags.RunKey]:
+    """The :func:`~benchmark.record.tags.run_key` of each run of a
+    :func:`~benchmark.leaderboard.collect.search_finished_runs` frame."""
+    return [tags.run_key(*row) for row in zip(runs[tags.VARIANT], runs[tags.TRAIN_SIZE], runs[tags.SEED],
+                                                 runs[f"param.{tags.FOLD}"])]
 
 
 def in_shard(index: int, shard: tuple[int, int] | None) -> bool:
@@ -177,17 +173,16 @@ def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path, overrides
                  dry_run: bool = False, device: str = "auto", progress: bool = True,
                  shard: tuple[int, int] | None = None) -> AblationOutcome:
     from benchmark.leaderboard.collect import search_finished_runs
-    from benchmark.runner import RunHooks, run_experiment
+    from benchmark.runner import run_experiment
+    from benchmark.stages.record import RunPlacement
 
     planned = expand(spec, overrides)
-    done_runs = search_finished_runs(tracking_uri, {"task": spec.task})
-    done = {run_key(*row) for row in zip(done_runs["variant"], done_runs["train_size"], done_runs["seed"],
-                                         done_runs["param.fold"])}
+    done = set(stored_keys(search_finished_runs(tracking_uri, {tags.TASK: spec.task})))
     outcome = AblationOutcome(cells=[cell for cell, _ in planned])
     for index, (cell, seed) in enumerate(planned, 1):
         if not in_shard(index, shard):
             continue
-        status = "done" if config_key(cell.config) in done else "to run"
+        status = "done" if tags.config_run_key(cell.config) in done else "to run"
         log.info("ablation %s [%d/%d] %s seed %d: %s", spec.name, index, len(planned), cell.label, seed, status)
         if status == "done":
             outcome.skipped += 1
@@ -196,7 +191,7 @@ def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path, overrides
             continue
         try:
             run_experiment({**cell.config, "tracking": {"uri": tracking_uri, "experiment": None}}, progress=progress,
-                           device=device, hooks=RunHooks(tags={"ablation": spec.name, "cell": cell.label}))
+                           device=device, placement=RunPlacement(tags={tags.ABLATION: spec.name, tags.CELL: cell.label}))
             outcome.ran += 1
         except (BenchmarkError, RuntimeError, ValueError, FloatingPointError, MemoryError) as error:
             message = f"{cell.label} seed {seed}: {type(error).__name__}: {error}"
@@ -218,16 +213,16 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
     """``<out_dir>/<name>.md`` and ``.csv``: one row per cell, mean ± SD over its finished seeds."""
     from benchmark.leaderboard.collect import search_finished_runs
 
-    runs = search_finished_runs(tracking_uri, {"task": spec.task})
-    index = {run_key(*row): run_id for row, run_id in zip(
-        zip(runs["variant"], runs["train_size"], runs["seed"], runs["param.fold"]), runs["run_id"])}
+    runs = search_finished_runs(tracking_uri, {tags.TASK: spec.task})
+    index = dict(zip(stored_keys(runs), runs["run_id"]))
     metrics = list(spec.metrics) or _headline(runs)
     by_id = runs.set_index("run_id")
     rows, records = [], []
     cells = list(dict.fromkeys(cell.label for cell, _ in planned))
     for label in cells:
         members = [(cell, seed) for cell, seed in planned if cell.label == label]
-        run_ids = [index[config_key(cell.config)] for cell, _ in members if config_key(cell.config) in index]
+        keys = [tags.config_run_key(cell.config) for cell, _ in members]
+        run_ids = [index[key] for key in keys if key in index]
         cell = members[0][0]
         row = _level_cells(spec, cell)
         record = {**{k: v for k, v in cell.levels.items()}, "n_runs": len(run_ids)}
@@ -257,7 +252,8 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
 
 
 def _headline(runs: pd.DataFrame) -> list[str]:
-    return HEADLINE["landmarks" if "metrics.mre_mm" in runs else "segmentation"]
+    kind = kind_of([column.removeprefix("metrics.") for column in runs.columns]) or "segmentation"
+    return [spec.name for spec in KIND_METRICS[kind] if spec.headline]
 
 
 def _level_cells(spec: AblationSpec, cell: Cell) -> dict[str, str]:
@@ -273,5 +269,5 @@ def _level_cells(spec: AblationSpec, cell: Cell) -> dict[str, str]:
             row["Real"] = "✓" if "real" in composition.split("+") else ""
             row["Synthetic"] = "✓" if "synthetic" in composition.split("+") else ""
         else:
-            row[key.rsplit(".", 1)[-1]] = "–" if key not in cell.levels else ("all" if value is None else str(value))
+            row[key.rsplit(".", 1)[-1]] = "–" if key not in cell.levels else tags.train_size_tag(value)
     return row

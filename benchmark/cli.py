@@ -206,18 +206,23 @@ def check_names(args: argparse.Namespace) -> None:
 
 
 def headline(metrics: dict[str, float]) -> str:
-    shown = ("mre_mm", "sdr_2mm", "sdr_4mm", "dice", "hd95_mm")
+    """The headline metrics (:mod:`benchmark.record.metrics`) among ``metrics``, in their order."""
+    from benchmark.record.metrics import headline_names
+
+    shown = headline_names()
     return ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k in shown)
 
 
 def training_set_line(metrics: dict[str, float]) -> str:
     """What the detector trained on, so a user sees at once whether a generator contributed."""
-    if "n_synthetic_used" not in metrics:
+    from benchmark.record.metrics import ACCEPTANCE_RATE, N_GENERATED, N_SYNTHETIC_USED, N_TRAIN_TOTAL
+
+    if N_SYNTHETIC_USED not in metrics:
         return ""
-    synthetic = int(metrics["n_synthetic_used"])
-    real = int(metrics["n_train_total"]) - synthetic
+    synthetic = int(metrics[N_SYNTHETIC_USED])
+    real = int(metrics[N_TRAIN_TOTAL]) - synthetic
     return (f"; trained on {real} real + {synthetic} synthetic images "
-            f"(acceptance {100 * metrics.get('acceptance_rate', 1.0):.0f} % of {int(metrics['n_generated'])} generated)")
+            f"(acceptance {100 * metrics.get(ACCEPTANCE_RATE, 1.0):.0f} % of {int(metrics[N_GENERATED])} generated)")
 
 
 def compose_line(roles: dict[str, list[str]]) -> str:
@@ -265,7 +270,7 @@ def command_data(args: argparse.Namespace) -> int:
     from benchmark.config import resolve_config
     from benchmark.data.verify import verify
     from benchmark.registry import TASKS
-    from benchmark.runner import data_settings
+    from benchmark.stages.prepare import data_settings
 
     TASKS.entry(args.task)
     overrides: dict[str, Any] = {"data.data_root": args.data_root}
@@ -368,7 +373,7 @@ def command_readback(args: argparse.Namespace) -> None:
     from benchmark.config import resolve_config
     from benchmark.readback import format_rows, staged_readback
     from benchmark.registry import TASKS
-    from benchmark.runner import load_task_data
+    from benchmark.stages.prepare import load_task_data
     from benchmark.training.device import pick_device
 
     TASKS.entry(args.task)

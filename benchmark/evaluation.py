@@ -1,4 +1,5 @@
-"""Scoring predictions on the test split under a task's protocol, per image and in summary."""
+"""Scoring predictions on the test split under a task's protocol, per image (the rows of
+``predictions.csv``, :mod:`benchmark.record.predictions`) and in summary."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from benchmark.detector import Prediction
 from benchmark.metrics.landmarks import landmark_summary, per_landmark_mre, radial_errors_mm
 from benchmark.metrics.segmentation import segmentation_per_image, segmentation_summary
 from benchmark.protocol import Protocol
+from benchmark.record.predictions import landmark_rows, segmentation_rows
 
 
 @dataclass
@@ -35,20 +37,8 @@ def _evaluate_landmarks(test: ImageSet, prediction: Prediction, protocol: Protoc
     errors = radial_errors_mm(prediction.landmarks, test.landmarks, test.spacing)
     metrics = landmark_summary(errors, protocol.sdr_radii_mm, protocol.sdr_inequality)
     per_landmark = dict(zip(names, map(float, per_landmark_mre(errors))))
-    n, k = errors.shape
-    original_pred = test.to_original_pixels(prediction.landmarks)
-    original_true = test.to_original_pixels(test.landmarks)
-    table = pd.DataFrame({
-        "image_id": np.repeat(test.ids, k),
-        "landmark": np.tile(np.arange(k), n),
-        "name": np.tile(names, n),
-        "x_pred": original_pred[..., 0].ravel(), "y_pred": original_pred[..., 1].ravel(),
-        "x_true": original_true[..., 0].ravel(), "y_true": original_true[..., 1].ravel(),
-        "error_mm": errors.ravel(),
-    })
-    for key, values in prediction.extras.items():
-        if values.shape == errors.shape:
-            table[key] = values.ravel()
+    table = landmark_rows(test.ids, names, test.to_original_pixels(prediction.landmarks),
+                          test.to_original_pixels(test.landmarks), errors, prediction.extras)
     if "uncertainty_mm" in prediction.extras:
         metrics.update(uncertainty_summary(prediction.extras["uncertainty_mm"], errors))
     return Evaluation(metrics, per_landmark, table)
@@ -67,5 +57,5 @@ def uncertainty_summary(uncertainty_mm: np.ndarray, errors_mm: np.ndarray) -> di
 
 def _evaluate_segmentation(test: ImageSet, prediction: Prediction) -> Evaluation:
     metrics = segmentation_summary(prediction.masks, test.masks, test.spacing)
-    table = pd.DataFrame({"image_id": test.ids, **segmentation_per_image(prediction.masks, test.masks, test.spacing)})
+    table = segmentation_rows(test.ids, segmentation_per_image(prediction.masks, test.masks, test.spacing))
     return Evaluation(metrics, {}, table)

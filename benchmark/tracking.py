@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from benchmark.database_url import masked, sqlite_database, with_driver
 from benchmark.errors import BenchmarkError, first_line
+from benchmark.record.tags import ERROR
 
 MAX_PARAM_LENGTH = 6000
 SERVER_TIMEOUT_S = 10.0
@@ -184,7 +185,7 @@ def end_run(status: str, reason: str, attempts: int = 3) -> None:
     for attempt in range(attempts):
         try:
             try:
-                mlflow.set_tag("error", masked(reason)[:5000])
+                mlflow.set_tag(ERROR, masked(reason)[:5000])
             except Exception:  # the store itself failed: still take the run off MLflow's stack below
                 pass
             try:

@@ -15,7 +15,10 @@ from optuna.trial import TrialState
 
 from benchmark.config import resolve_config
 from benchmark.errors import BenchmarkError, ConfigError
-from benchmark.runner import RunHooks, run_experiment
+from benchmark.stages.prepare import prepare as prepare_experiment
+from benchmark.stages.record import open_run
+from benchmark.stages.synthesize import synthesize
+from benchmark.stages.train import train
 from benchmark.sweep.objective import SweepQuestion, suggest_overrides
 from benchmark.sweep.storage import StudyLock
 from benchmark.sweep.study import counted_trials
@@ -82,8 +85,9 @@ def test_a_pruned_run_ends_killed_not_failed(tracking_uri):
     def prune(epoch, metrics):
         raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
-    with pytest.raises(optuna.TrialPruned):
-        run_experiment(config, progress=False, hooks=RunHooks(on_epoch=prune, stop_exceptions=(optuna.TrialPruned,)))
+    experiment = prepare_experiment(config)
+    with pytest.raises(optuna.TrialPruned), open_run(experiment, stop_exceptions=(optuna.TrialPruned,)) as run:
+        train(experiment, synthesize(experiment, run), run, progress=False, on_epoch=prune)
     client = MlflowClient(tracking_uri)
     (run,) = client.search_runs([client.get_experiment_by_name("pruning").experiment_id])
     assert run.info.status == "KILLED" and run.data.tags["error"] == "stopped: pruned at epoch 0"

@@ -89,7 +89,7 @@ def test_generators_train_on_the_device_the_run_was_given(monkeypatch, tmp_path)
     from benchmark.augmentation import create_augmentation
     from benchmark.cli import main
     from benchmark.config import resolve_config
-    from benchmark.runner import load_task_data
+    from benchmark.stages.prepare import load_task_data
 
     def refuse(*_):
         raise AssertionError("a generator picked its own device")

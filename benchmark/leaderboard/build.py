@@ -9,7 +9,6 @@ the primary metric (MRE for landmark tasks, Dice for segmentation); see
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +17,11 @@ import pandas as pd
 from benchmark.errors import BenchmarkError
 from benchmark.leaderboard import figures
 from benchmark.leaderboard.collect import leaderboard_runs, read_instances
-from benchmark.leaderboard.render import Column, display_rows, latex, markdown
+from benchmark.leaderboard.render import display_rows, latex, markdown
 from benchmark.leaderboard.stats import aggregate, paired_tests
-
-GENERATOR_COLUMNS = [Column("acceptance_rate", "acceptance", False, 2),
-                     Column("generator_train_seconds", "generator train (s)", True, 0),
-                     Column("sampling_images_per_s", "samples / s", False, 1)]
+from benchmark.record import tags
+from benchmark.record.metrics import GENERATOR_METRICS, KIND_METRICS, MetricSpec, kind_of, primary, sdr_radii, sdr_spec
+from benchmark.record.predictions import IMAGE_ID, PER_IMAGE_SCORE, per_image_columns
 
 
 @dataclass
@@ -33,23 +31,16 @@ class Leaderboard:
     paths: list[Path] = field(default_factory=list)
 
 
-def train_size_order(value: str) -> tuple[int, int]:
-    return (1, 0) if value == "all" else (0, int(value))
-
-
-def metric_columns(runs: pd.DataFrame) -> tuple[list[Column], Column, str]:
-    """(columns, primary column, per-image column of predictions.csv) for the runs' kind of task."""
-    if "metrics.mre_mm" in runs:
-        radii = sorted({float(m.group(1)) for c in runs.columns if (m := re.fullmatch(r"metrics\.sdr_([\d.]+)mm", c))})
-        primary = Column("mre_mm", "MRE (mm)", True)
-        columns = [primary] + [Column(f"sdr_{r:g}mm", f"SDR {r:g} mm (%)", False, 1) for r in radii]
-        return columns, primary, "error_mm"
-    if "metrics.dice" in runs:
-        primary = Column("dice", "Dice", False, 3)
-        columns = [primary, Column("precision", "precision", False, 3), Column("recall", "recall", False, 3),
-                   Column("hd95_mm", "HD95 (mm)", True)]
-        return columns, primary, "dice"
-    raise BenchmarkError("the runs carry neither mre_mm nor dice metrics; nothing to rank")
+def metric_columns(runs: pd.DataFrame) -> tuple[str, list[MetricSpec]]:
+    """(kind of task, the table's metric columns, primary first) of the runs: for landmark tasks MRE and
+    the SDR at every radius the runs logged, for segmentation tasks Dice, precision, recall and HD95."""
+    metrics = [column.removeprefix("metrics.") for column in runs.columns if column.startswith("metrics.")]
+    kind = kind_of(metrics)
+    if kind is None:
+        raise BenchmarkError("the runs carry neither mre_mm nor dice metrics; nothing to rank")
+    if kind == "landmarks":
+        return kind, [primary(kind), *map(sdr_spec, sdr_radii(metrics))]
+    return kind, list(KIND_METRICS[kind])
 
 
 def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str = "default", baseline: str = "none",
@@ -58,30 +49,31 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     if runs.empty:
         raise BenchmarkError(f"{tracking_uri}: no finished {profile}-profile runs of task {task!r} with the profile's "
                              f"default settings; run `benchmark run --task {task} --profile {profile}` first")
-    columns, primary, per_image_column = metric_columns(runs)
-    columns += [c for c in GENERATOR_COLUMNS if f"metrics.{c.metric}" in runs and runs[f"metrics.{c.metric}"].notna().any()]
+    kind, columns = metric_columns(runs)
+    ranked = columns[0]
+    columns += [c for c in GENERATOR_METRICS if f"metrics.{c.name}" in runs and runs[f"metrics.{c.name}"].notna().any()]
 
-    landmarks = per_image_column == "error_mm"
-    wanted = ["image_id", "landmark", "error_mm"] if landmarks else ["image_id", "dice"]
-    instances = read_instances(runs, wanted, tracking_uri)
-    per_image = (instances.groupby(["run", "image_id"], observed=True, sort=False)[per_image_column].mean()
+    landmarks = kind == "landmarks"
+    instances = read_instances(runs, per_image_columns(kind), tracking_uri)
+    per_image = (instances.groupby(["run", IMAGE_ID], observed=True, sort=False)[PER_IMAGE_SCORE[kind]].mean()
                  .rename("value").reset_index())
     per_image["run_id"] = runs["run_id"].to_numpy()[per_image["run"].to_numpy()]
-    per_image["fold"] = runs["fold"].astype(str).to_numpy()[per_image["run"].to_numpy()]
+    per_image[tags.FOLD] = runs[tags.FOLD].astype(str).to_numpy()[per_image["run"].to_numpy()]
 
-    table = aggregate(runs, [c.metric for c in columns])
+    table = aggregate(runs, [c.name for c in columns])
     tests = paired_tests(runs, per_image, baseline)
     table = table.merge(tests[["detector", "train_size", "aug", "p_holm"]], how="left", on=["detector", "train_size", "aug"])
     table["baseline"] = baseline
-    table["_size"] = table["train_size"].map(train_size_order)
-    table = table.sort_values(["detector", "_size", f"{primary.metric}_mean"], ascending=[True, True, primary.lower_is_better])
+    table["_size"] = table["train_size"].map(tags.train_size_order)
+    lower_is_better = not ranked.higher_is_better
+    table = table.sort_values(["detector", "_size", f"{ranked.name}_mean"], ascending=[True, True, lower_is_better])
     # equal means share a rank (competition ranking: 1, 2, 2, 4), so a tie is never shown as an order
-    table["rank"] = (table.groupby(["detector", "train_size"])[f"{primary.metric}_mean"]
-                     .rank(method="min", ascending=primary.lower_is_better).astype(int))
+    table["rank"] = (table.groupby(["detector", "train_size"])[f"{ranked.name}_mean"]
+                     .rank(method="min", ascending=lower_is_better).astype(int))
     table = table.drop(columns="_size").reset_index(drop=True)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = display_rows(table, columns, primary)
+    rows = display_rows(table, columns, ranked)
     caption = (f"{task}: {len(runs)} runs of the {profile} profile from the tracking store; mean ± SD over seeds and "
                f"folds; p = Holm-adjusted two-sided Wilcoxon signed-rank test against `{baseline}` on per-image "
                f"{'MRE' if landmarks else 'Dice'} (averaged over the seeds both ran), * p < 0.05.")

@@ -20,19 +20,20 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import pandas as pd
 
+from benchmark.record.tags import AUG, COLUMNS, DETECTOR, FOLD, PARENT_RUN, PROFILE, TASK, VARIANT
+from benchmark.record.artifacts import PREDICTIONS
+from benchmark.record.predictions import read_predictions
 from benchmark.tracking import TrackingError
 
-TAG_COLUMNS = ("task", "aug", "detector", "profile", "seed", "fold", "train_size", "variant", "ablation", "cell",
-               "test_digest", "mlflow.parentRunId")
-PARAM_COLUMNS = ("fold",)
+PARAM_COLUMNS = (FOLD,)
 
 
 def search_finished_runs(tracking_uri: str, tags: Mapping[str, str], experiment: str | None = None,
                          through_mlflow: bool = False) -> pd.DataFrame:
     """Every FINISHED, active run whose tags equal ``tags``, in ``experiment`` or in all active
-    experiments, newest first: one row per run with ``run_id``, ``artifact_uri``, the :data:`TAG_COLUMNS`
-    (missing tags as ``None``), the :data:`PARAM_COLUMNS` as ``param.<name>`` and ``metrics.<name>``
-    columns (the latest value of each metric).
+    experiments, newest first: one row per run with ``run_id``, ``artifact_uri``, the tags
+    :data:`benchmark.record.tags.COLUMNS` (missing tags as ``None``), the :data:`PARAM_COLUMNS` as
+    ``param.<name>`` and ``metrics.<name>`` columns (the latest value of each metric).
 
     A ``sqlite:///`` store is read with one SQL query per MLflow table, in read-only mode (safe
     beside a writing run); any other store, or any store with ``through_mlflow``, through
@@ -43,14 +44,14 @@ def search_finished_runs(tracking_uri: str, tags: Mapping[str, str], experiment:
         runs = _search_sqlite(Path(unquote(tracking_uri.removeprefix("sqlite:///"))), tags, experiment)
     else:
         runs = _search_mlflow(tracking_uri, tags, experiment)
-    for tag in TAG_COLUMNS:
+    for tag in COLUMNS:
         runs[tag] = runs[f"tags.{tag}"].astype(object).where(runs[f"tags.{tag}"].notna(), None) \
             if f"tags.{tag}" in runs else None
     params = [f"param.{p}" for p in PARAM_COLUMNS]
     for param in PARAM_COLUMNS:
         runs[f"param.{param}"] = runs[f"params.{param}"] if f"params.{param}" in runs else None
     metric_columns = sorted(c for c in runs.columns if c.startswith("metrics."))
-    return runs[["run_id", "artifact_uri", *TAG_COLUMNS, *params, *metric_columns]].reset_index(drop=True)
+    return runs[["run_id", "artifact_uri", *COLUMNS, *params, *metric_columns]].reset_index(drop=True)
 
 
 def _search_mlflow(tracking_uri: str, tags: Mapping[str, str], experiment: str | None) -> pd.DataFrame:
@@ -113,7 +114,7 @@ def leaderboard_runs(tracking_uri: str, task: str, profile: str, experiment: str
     """The leaderboard runs of ``task`` under ``profile`` (module docstring)."""
     from benchmark.config import resolve_config, variant_digest
 
-    runs = search_finished_runs(tracking_uri, {"task": task, "profile": profile}, experiment)
+    runs = search_finished_runs(tracking_uri, {TASK: task, PROFILE: profile}, experiment)
     if runs.empty:
         return runs
 
@@ -122,8 +123,8 @@ def leaderboard_runs(tracking_uri: str, task: str, profile: str, experiment: str
         return variant_digest(resolve_config(profile, task, aug, detector))
 
     is_default = [variant == default_variant(aug, detector)
-                  for aug, detector, variant in zip(runs["aug"], runs["detector"], runs["variant"])]
-    top_level = runs["mlflow.parentRunId"].isna()
+                  for aug, detector, variant in zip(runs[AUG], runs[DETECTOR], runs[VARIANT])]
+    top_level = runs[PARENT_RUN].isna()
     return runs[pd.Series(is_default, index=runs.index) & top_level].reset_index(drop=True)
 
 
@@ -152,34 +153,30 @@ def local_artifact(run_id: str, artifact_uri: str, name: str, tracking_uri: str)
 def predictions_path(run_id: str, artifact_uri: str, tracking_uri: str) -> Path:
     """A run's ``predictions.csv`` on this machine: in place for a local store, downloaded from a
     tracking server otherwise."""
-    path = local_artifact(run_id, artifact_uri, "predictions.csv", tracking_uri)
+    path = local_artifact(run_id, artifact_uri, PREDICTIONS, tracking_uri)
     if path is not None and path.exists():
         return path
     import mlflow
 
     try:
-        return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="predictions.csv",
+        return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=PREDICTIONS,
                                                         tracking_uri=tracking_uri))
     except Exception as error:
-        raise TrackingError(f"run {run_id}: cannot read predictions.csv: {str(error).strip().splitlines()[0]}") from None
+        raise TrackingError(f"run {run_id}: cannot read {PREDICTIONS}: {str(error).strip().splitlines()[0]}") from None
 
 
 def read_instances(runs: pd.DataFrame, columns: list[str], tracking_uri: str, threads: int = 8) -> pd.DataFrame:
     """``columns`` of every run's ``predictions.csv`` in one frame, with ``run`` = the run's position in
-    ``runs``; string columns come back categorical. Files are parsed by pyarrow on ``threads`` threads (it
-    releases the GIL), which keeps a store of thousands of runs at a few seconds."""
+    ``runs``; string columns come back categorical. Files are read
+    (:func:`benchmark.record.predictions.read_predictions`) on ``threads`` threads, which keeps a store of
+    thousands of runs at a few seconds."""
     import pyarrow as pa
-    from pyarrow import csv
-
-    # ids stay text even where they look like numbers ("001"), so that runs pair on the same image
-    options = csv.ConvertOptions(include_columns=columns,
-                                 column_types={"image_id": pa.string()} if "image_id" in columns else None)
 
     def read(position: int) -> pa.Table:
         run = runs.iloc[position]
         path = predictions_path(run["run_id"], run["artifact_uri"], tracking_uri)
         try:
-            table = csv.read_csv(path, convert_options=options)
+            table = read_predictions(path, columns)
         except (pa.ArrowInvalid, KeyError) as error:
             raise TrackingError(f"{path}: unreadable predictions table: {str(error).splitlines()[0]}") from None
         return table.append_column("run", pa.array(np.full(table.num_rows, position, np.int32)))

@@ -15,6 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmark.record.metrics import DICE, metric_spec
+from benchmark.record.predictions import ERROR_MM, LANDMARK
+from benchmark.record.tags import train_size_order
+
 MAX_POINTS = 5000
 
 
@@ -35,7 +39,7 @@ def sdr_curve(errors: pd.DataFrame, path: Path, max_radius: float = 10.0) -> Pat
     radii = np.linspace(0, max_radius, 101)
     curves = []
     for (train_size, aug), group in errors.groupby(["train_size", "aug"]):
-        sorted_errors = np.sort(group["error_mm"].to_numpy())
+        sorted_errors = np.sort(group[ERROR_MM].to_numpy())
         rate = 100.0 * np.searchsorted(sorted_errors, radii, side="right") / len(sorted_errors)
         curves.append(pd.DataFrame({"train size": train_size, "aug": aug, "radius (mm)": radii, "SDR (%)": rate}))
     grid = sns.relplot(data=pd.concat(curves), x="radius (mm)", y="SDR (%)", hue="aug", col="train size",
@@ -99,14 +103,14 @@ def landmark_boxes(errors: pd.DataFrame, path: Path) -> Path:
 
     plt, sns = _seaborn()
     augs, aug_code = ordered_codes(errors["aug"], lambda a: (a != "none", a))
-    sizes, size_code = ordered_codes(errors["train_size"], lambda s: (s == "all", int(s) if s.isdigit() else 0))
-    landmark_ids = np.sort(errors["landmark"].unique())
+    sizes, size_code = ordered_codes(errors["train_size"], train_size_order)
+    landmark_ids = np.sort(errors[LANDMARK].unique())
     colours = dict(zip(augs, sns.color_palette(n_colors=len(augs))))
-    landmark_code = np.searchsorted(landmark_ids, errors["landmark"].to_numpy())
+    landmark_code = np.searchsorted(landmark_ids, errors[LANDMARK].to_numpy())
     n_l, n_a = len(landmark_ids), len(augs)
     codes = (size_code * n_a + aug_code) * n_l + landmark_code
     stats = {k: v.reshape(len(sizes), n_a, n_l) for k, v in
-             box_statistics(codes, errors["error_mm"].to_numpy(np.float64), len(sizes) * n_a * n_l).items()}
+             box_statistics(codes, errors[ERROR_MM].to_numpy(np.float64), len(sizes) * n_a * n_l).items()}
     width = 0.8 / n_a
     figure, axes = plt.subplots(len(sizes), 1, figsize=(max(8, 0.45 * n_l * max(1, n_a / 3)), 2.8 * len(sizes)),
                                 squeeze=False)
@@ -139,11 +143,12 @@ def landmark_boxes(errors: pd.DataFrame, path: Path) -> Path:
 def dice_distribution(scores: pd.DataFrame, path: Path) -> Path:
     """``scores``: columns ``train_size``, ``aug``, ``dice`` (one row per image and run)."""
     plt, sns = _seaborn()
-    data = scores.rename(columns={"train_size": "train size", "dice": "Dice"})
-    grid = sns.catplot(data=data, x="aug", y="Dice", col="train size", kind="box", showfliers=False, height=3.2,
+    label = metric_spec(DICE).label
+    data = scores.rename(columns={"train_size": "train size", DICE: label})
+    grid = sns.catplot(data=data, x="aug", y=label, col="train size", kind="box", showfliers=False, height=3.2,
                        aspect=1.3, color="#9ecae1")
     if len(data) <= MAX_POINTS:
-        grid.map_dataframe(sns.stripplot, x="aug", y="Dice", size=1.5, alpha=0.35, color="#08306b")
+        grid.map_dataframe(sns.stripplot, x="aug", y=label, size=1.5, alpha=0.35, color="#08306b")
     grid.set(ylim=(0, 1))
     grid.set_xticklabels(rotation=30)
     grid.savefig(path, dpi=120)

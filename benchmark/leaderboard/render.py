@@ -8,17 +8,10 @@ of the paired test against the baseline with ``*`` when it is below 0.05; the be
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import pandas as pd
 
-
-@dataclass(frozen=True)
-class Column:
-    metric: str
-    label: str
-    lower_is_better: bool
-    digits: int = 2
+from benchmark.record.metrics import MetricSpec
 
 
 def _cell(mean: float, sd: float, digits: int) -> str:
@@ -34,17 +27,18 @@ def _p_cell(p: float | None) -> str:
     return f"{text}*" if p < 0.05 else text
 
 
-def display_rows(table: pd.DataFrame, columns: list[Column], primary: Column) -> list[dict[str, str]]:
+def display_rows(table: pd.DataFrame, columns: list[MetricSpec], primary: MetricSpec) -> list[dict[str, str]]:
     """The table as text cells (one dict per row, in the table's order), best primary mean in bold."""
     rows = []
     for _, group in table.groupby(["detector", "train_size"], sort=False):
-        best = group[f"{primary.metric}_mean"].min() if primary.lower_is_better else group[f"{primary.metric}_mean"].max()
+        means = group[f"{primary.name}_mean"]
+        best = means.max() if primary.higher_is_better else means.min()
         for _, row in group.iterrows():
             cells = {"rank": str(int(row["rank"])), "train size": str(row["train_size"]), "detector": row["detector"],
                      "aug": row["aug"], "runs": str(int(row["n_runs"]))}
             for column in columns:
-                text = _cell(row[f"{column.metric}_mean"], row[f"{column.metric}_sd"], column.digits)
-                if column is primary and row[f"{column.metric}_mean"] == best:
+                text = _cell(row[f"{column.name}_mean"], row[f"{column.name}_sd"], column.digits)
+                if column is primary and row[f"{column.name}_mean"] == best:
                     text = f"**{text}**"
                 cells[column.label] = text
             cells[f"p vs {row['baseline']}"] = _p_cell(row.get("p_holm"))

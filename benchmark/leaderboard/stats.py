@@ -20,7 +20,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-GROUP = ["detector", "train_size", "aug"]
+from benchmark.record import tags
+
+GROUP = [tags.DETECTOR, tags.TRAIN_SIZE, tags.AUG]
 
 
 def aggregate(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:

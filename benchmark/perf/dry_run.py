@@ -53,7 +53,7 @@ from benchmark.detector import Detector, FitContext
 from benchmark.errors import ConfigError
 from benchmark.perf.report import DETECTOR_NAMES
 from benchmark.registry import DETECTORS
-from benchmark.runner import load_task_data
+from benchmark.stages.prepare import load_task_data
 from benchmark.task import TaskData
 from benchmark.training.loop import optimiser_and_schedule, train_steps
 from benchmark.training.settings import TrainSettings

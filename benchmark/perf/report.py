@@ -15,7 +15,7 @@ from benchmark.perf.generators import latent_blend_figures, two_channel_figures
 from benchmark.perf.pipeline import pipeline_rates
 from benchmark.perf.samplers import sampler_rates
 from benchmark.registry import DETECTORS
-from benchmark.runner import data_settings, load_task_data
+from benchmark.stages.prepare import data_settings, load_task_data
 from benchmark.training.device import pick_device, seed_everything
 from benchmark.training.settings import TrainSettings
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.validation import score_of
+from benchmark.record import tags
+from benchmark.record.metrics import BEST_VAL_SCORE, score_of
 
 
 @dataclass(frozen=True)
@@ -54,32 +55,52 @@ def trial_config(question: SweepQuestion, overrides: dict[str, Any], tracking_ur
     return config
 
 
+def sweep_tags(study_name: str, role: str, trial: int | None = None) -> dict[str, str]:
+    """The tags of a sweep's runs: its study, the run's ``role`` (parent, trial or best) and trial number."""
+    return {tags.SWEEP_STUDY: study_name, tags.SWEEP_ROLE: role,
+            **({} if trial is None else {tags.SWEEP_TRIAL: str(trial)})}
+
+
+def run_trial(trial, config: dict[str, Any], device: str, placement) -> float:
+    """prepare -> synthesize -> train as a child run of the sweep, each epoch's validation score reported to
+    Optuna (which may prune the trial); the best validation score, the test split never seen."""
+    import optuna
+
+    from benchmark.stages.prepare import prepare
+    from benchmark.stages.record import open_run, record_validation
+    from benchmark.stages.synthesize import synthesize
+    from benchmark.stages.train import train
+
+    def prune(epoch: int, metrics: dict[str, float]) -> None:
+        trial.report(score_of(metrics), epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
+    prepared = prepare(config, device)
+    with open_run(prepared, placement, stop_exceptions=(optuna.TrialPruned,)) as run:
+        trial.set_user_attr("mlflow_run_id", run.run_id)
+        trained = train(prepared, synthesize(prepared, run), run, progress=False, on_epoch=prune)
+        return record_validation(prepared, run, trained).metrics[BEST_VAL_SCORE]
+
+
 def make_objective(question: SweepQuestion, study_name: str, parent_run_id: str, tracking_uri: str,
                    experiment: str | None):
     import optuna
 
-    from benchmark.runner import RunHooks, run_experiment
+    from benchmark.stages.record import RunPlacement
 
     def objective(trial) -> float:
-        def prune(epoch: int, metrics: dict[str, float]) -> None:
-            trial.report(score_of(metrics), epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
-
-        hooks = RunHooks(parent_run_id=parent_run_id, run_name=f"{study_name}/trial{trial.number}",
-                         tags={"sweep.study": study_name, "sweep.trial": str(trial.number), "sweep.role": "trial"},
-                         on_epoch=prune, stop_exceptions=(optuna.TrialPruned,), evaluate_test=False,
-                         on_start=lambda run_id: trial.set_user_attr("mlflow_run_id", run_id))
+        placement = RunPlacement(parent_run_id, f"{study_name}/trial{trial.number}",
+                                 sweep_tags(study_name, "trial", trial.number))
         try:
             overrides = suggest_overrides(trial, question)
             trial.set_user_attr("overrides", overrides)
             config = trial_config(question, overrides, tracking_uri, experiment)
-            result = run_experiment(config, progress=False, device=question.device, hooks=hooks)
+            return run_trial(trial, config, question.device, placement)
         except optuna.TrialPruned:
             raise
         except Exception as error:
             trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:2000])
             raise
-        return result.metrics["best_val_score"]
 
     return objective

@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 
 from benchmark.errors import ConfigError
-from benchmark.sweep.objective import SweepQuestion
+from benchmark.record import tags
+from benchmark.sweep.objective import SweepQuestion, sweep_tags
 
 PARENT_WAIT_SECONDS = 60
 
@@ -27,7 +28,8 @@ def open_study(storage, study_name: str, question: SweepQuestion, tracking_uri: 
 
     sampler = optuna.samplers.TPESampler(seed=seed)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
-    asked = {"task": question.task, "aug": question.aug, "detector": question.detector, "profile": question.profile}
+    asked = {tags.TASK: question.task, tags.AUG: question.aug, tags.DETECTOR: question.detector,
+             tags.PROFILE: question.profile}
     try:
         study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize", sampler=sampler,
                                     pruner=pruner)
@@ -37,7 +39,7 @@ def open_study(storage, study_name: str, question: SweepQuestion, tracking_uri: 
         experiment_id = tracking.open_experiment(tracking_uri, experiment or question.task)
         client = MlflowClient(tracking_uri)
         parent = client.create_run(experiment_id, run_name=f"sweep/{study_name}",
-                                   tags={**asked, "sweep.study": study_name, "sweep.role": "parent"})
+                                   tags={**asked, **sweep_tags(study_name, "parent")})
         client.set_terminated(parent.info.run_id, "FINISHED")
         for key, value in {**asked, "mlflow_parent_run_id": parent.info.run_id}.items():
             study.set_user_attr(key, value)

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.errors import BenchmarkError, ConfigError
-from benchmark.sweep.objective import SweepQuestion, make_objective, trial_config
+from benchmark.record import tags
+from benchmark.record.metrics import BEST_VAL_SCORE
+from benchmark.sweep.objective import SweepQuestion, make_objective, sweep_tags, trial_config
 from benchmark.sweep.storage import StudyLock, open_storage
 from benchmark.sweep.study import counted_trials, open_study
 
@@ -65,7 +67,7 @@ def mark_stale_run(tracking_uri: str):
         run_id = trial.user_attrs.get("mlflow_run_id")
         if run_id:
             client = MlflowClient(tracking_uri)
-            client.set_tag(run_id, "error", "worker stopped heartbeating (killed or lost); the trial is redone")
+            client.set_tag(run_id, tags.ERROR, "worker stopped heartbeating (killed or lost); the trial is redone")
             client.set_terminated(run_id, "FAILED")
         log.warning("trial %d of %s went stale (its worker died); it will be redone", trial.number, study.study_name)
 
@@ -139,20 +141,21 @@ def final_step(study, question: SweepQuestion, outcome: SweepOutcome, tracking_u
     """Re-run the best trial's settings with the test split and log the result to the parent run."""
     from mlflow.tracking import MlflowClient
 
-    from benchmark.runner import RunHooks, run_experiment
+    from benchmark.runner import run_experiment
+    from benchmark.stages.record import RunPlacement
 
     best = study.best_trial
     config = trial_config(question, best.user_attrs["overrides"], tracking_uri, experiment)
-    hooks = RunHooks(parent_run_id=outcome.parent_run_id, run_name=f"{outcome.study_name}/best",
-                     tags={"sweep.study": outcome.study_name, "sweep.role": "best", "sweep.trial": str(best.number)})
-    result = run_experiment(config, progress=False, device=question.device, hooks=hooks)
+    placement = RunPlacement(outcome.parent_run_id, f"{outcome.study_name}/best",
+                             sweep_tags(outcome.study_name, "best", best.number))
+    result = run_experiment(config, progress=False, device=question.device, placement=placement)
     client = MlflowClient(tracking_uri)
-    client.log_metric(outcome.parent_run_id, "best_val_score", best.value)
+    client.log_metric(outcome.parent_run_id, BEST_VAL_SCORE, best.value)
     for key, value in result.metrics.items():
-        client.log_metric(outcome.parent_run_id, f"best.{key}", value)
-    client.set_tag(outcome.parent_run_id, "best.trial", str(best.number))
-    client.set_tag(outcome.parent_run_id, "best.run_id", result.run_id)
+        client.log_metric(outcome.parent_run_id, f"{tags.BEST_PREFIX}{key}", value)
+    client.set_tag(outcome.parent_run_id, f"{tags.BEST_PREFIX}trial", str(best.number))
+    client.set_tag(outcome.parent_run_id, f"{tags.BEST_PREFIX}run_id", result.run_id)
     for key, value in best.params.items():
-        client.set_tag(outcome.parent_run_id, f"best.{key}", str(value))
+        client.set_tag(outcome.parent_run_id, f"{tags.BEST_PREFIX}{key}", str(value))
     study.set_user_attr(f"{claim}_run_id", result.run_id)
     outcome.best_run_id, outcome.best_metrics = result.run_id, result.metrics
