@@ -17,7 +17,6 @@ import torch
 
 from benchmark.augmentation import Augmentation
 from benchmark.data.imageset import ImageSet
-from benchmark.protocol import Protocol
 from benchmark.training.loop import History, fit
 from benchmark.training.settings import TrainSettings
 
@@ -35,7 +34,6 @@ class FitContext:
 
     settings: TrainSettings
     augmentation: Augmentation
-    protocol: Protocol
     seed: int
     device: torch.device
     checkpoint_dir: Path | None = None

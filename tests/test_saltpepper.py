@@ -27,7 +27,6 @@ from baselines.detectors.saltpepper import (
 from benchmark.detector import FitContext
 from benchmark.errors import ConfigError
 from benchmark.evaluation import uncertainty_summary
-from benchmark.protocol import Protocol
 from benchmark.registry import DETECTORS
 from benchmark.training.device import seed_everything
 from benchmark.training.settings import TrainSettings
@@ -36,7 +35,6 @@ from tests.cli_helpers import run_cli, run_json
 
 TINY = {"block_out_channels": [8, 16], "attention_levels": 0, "steps": 3, "n_samples": 3}
 SIZE = (32, 36)  # divisible by output_stride 2 x one U-Net halving
-LANDMARKS = Protocol(kind="landmarks", ground_truth="synthetic", mm_rule="1 mm", sdr_radii_mm=(2.0,))
 
 
 # --- pieces ---------------------------------------------------------------------------------------------
@@ -147,7 +145,7 @@ def train(epochs: int = 4):
     detector = create_saltpepper(**TINY)
     settings = TrainSettings(epochs=epochs, samples_per_epoch=32, batch_size=8, eval_batch_size=8, lr=5e-3,
                              warmup_epochs=0, patience=0)
-    context = FitContext(settings=settings, augmentation=classic(), protocol=LANDMARKS, seed=3,
+    context = FitContext(settings=settings, augmentation=classic(), seed=3,
                          device=torch.device("cpu"), progress=False)
     history = detector.fit(blobs(16, 1, size=SIZE), blobs(4, 2, size=SIZE), context)
     return detector, history
@@ -199,7 +197,7 @@ def test_same_seed_gives_identical_training_on_the_cpu(trained):
 
 def test_working_size_the_unet_cannot_halve_is_a_config_error():
     detector = create_saltpepper(**TINY)
-    context = FitContext(settings=TrainSettings(epochs=1), augmentation=classic(), protocol=LANDMARKS, seed=0,
+    context = FitContext(settings=TrainSettings(epochs=1), augmentation=classic(), seed=0,
                          device=torch.device("cpu"), progress=False)
     with pytest.raises(ConfigError, match="divisible by 4"):
         detector.fit(blobs(4, 1, size=(30, 34)), blobs(2, 2, size=(30, 34)), context)

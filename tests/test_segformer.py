@@ -21,7 +21,6 @@ from baselines.detectors.segformer import (
 from benchmark.detector import FitContext
 from benchmark.errors import ConfigError
 from benchmark.heatmaps import gaussian_heatmaps
-from benchmark.protocol import Protocol
 from benchmark.registry import DETECTORS
 from benchmark.training.device import seed_everything
 from benchmark.training.settings import TrainSettings
@@ -30,8 +29,6 @@ from tests.cli_helpers import run_json
 
 TINY = {"hidden_sizes": [8, 16, 32, 64], "depths": [1, 1, 1, 1], "num_attention_heads": [1, 1, 2, 4],
         "decoder_hidden_size": 32}
-LANDMARKS = Protocol(kind="landmarks", ground_truth="synthetic", mm_rule="1 mm", sdr_radii_mm=(2.0,))
-SEGMENTATION = Protocol(kind="segmentation", ground_truth="synthetic", mm_rule="1 mm")
 # Not multiples of 4: exercises the padding, the crop of the stride-4 grid and the clipping of landmarks.
 HEIGHT, WIDTH = 30, 34
 
@@ -41,8 +38,7 @@ def train(masks: bool, epochs: int = 4, lr: float = 1e-2):
     detector = create_segformer(**TINY)
     settings = TrainSettings(epochs=epochs, samples_per_epoch=32, batch_size=8, eval_batch_size=8, lr=lr,
                              warmup_epochs=0, patience=0)
-    context = FitContext(settings=settings, augmentation=classic(), protocol=SEGMENTATION if masks else LANDMARKS,
-                         seed=3, device=torch.device("cpu"), progress=False)
+    context = FitContext(settings=settings, augmentation=classic(), seed=3, device=torch.device("cpu"), progress=False)
     history = detector.fit(blobs(16, 1, masks), blobs(4, 2, masks), context)
     return detector, history
 

@@ -8,13 +8,11 @@ from baselines.augmentations.classic import create as classic
 from baselines.detectors.heatmap import HeatmapDetector, HeatmapSettings
 from benchmark.detector import FitContext
 from benchmark.errors import ConfigError
-from benchmark.protocol import Protocol
 from benchmark.training.device import seed_everything
 from benchmark.training.loop import batch_schedule, lr_factor
 from benchmark.training.settings import TrainSettings
 from tests.blob_sets import blobs
 
-PROTOCOL = Protocol(kind="landmarks", ground_truth="synthetic", mm_rule="1 mm", sdr_radii_mm=(2.0,))
 
 
 def train(tmp_path, epochs=3, resume=False, stop_at=None, patience=0, lr=2e-3, corrupt=False, snapshots=None,
@@ -31,7 +29,7 @@ def train(tmp_path, epochs=3, resume=False, stop_at=None, patience=0, lr=2e-3, c
         if stop_at is not None and epoch == stop_at:
             raise KeyboardInterrupt
 
-    context = FitContext(settings=settings, augmentation=classic(), protocol=PROTOCOL, seed=5,
+    context = FitContext(settings=settings, augmentation=classic(), seed=5,
                          device=torch.device("cpu"), checkpoint_dir=tmp_path, on_epoch=on_epoch,
                          resume=resume, progress=False)
     training = blobs(12, 1, size=(32, 32))

@@ -245,7 +245,7 @@ def detector_trainee(name: str, detector: Detector, data: TaskData, settings: Tr
         detector.setup(
             data.train,
             FitContext(
-                settings=one, augmentation=none, protocol=data.protocol, seed=0, device=CPU, progress=False
+                settings=one, augmentation=none, seed=0, device=CPU, progress=False
             ),
         )
         optimizer, scheduler = optimiser_and_schedule(detector.model, one)

@@ -42,8 +42,7 @@ def train(experiment: Experiment, synthesis: Synthesis, run: TrackedRun, progres
         if on_epoch is not None:
             on_epoch(epoch, metrics)
 
-    context = FitContext(settings=experiment.settings, augmentation=experiment.augmentation,
-                         protocol=experiment.data.protocol, seed=experiment.seed,
+    context = FitContext(settings=experiment.settings, augmentation=experiment.augmentation, seed=experiment.seed,
                          device=experiment.device, checkpoint_dir=run.checkpoint_dir, progress=progress,
                          on_epoch=log_epoch, resume=run.resumed)
     started = time.perf_counter()
