@@ -174,7 +174,7 @@ def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path, overrides
                  shard: tuple[int, int] | None = None) -> AblationOutcome:
     from benchmark.leaderboard.collect import search_finished_runs
     from benchmark.runner import run_experiment
-    from benchmark.stages.record import RunPlacement
+    from benchmark.stages.open_run import RunPlacement
 
     planned = expand(spec, overrides)
     done = set(stored_keys(search_finished_runs(tracking_uri, {tags.TASK: spec.task})))
@@ -190,8 +190,9 @@ def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path, overrides
         if dry_run:
             continue
         try:
+            placement = RunPlacement(tags={tags.ABLATION: spec.name, tags.CELL: cell.label})
             run_experiment({**cell.config, "tracking": {"uri": tracking_uri, "experiment": None}}, progress=progress,
-                           device=device, placement=RunPlacement(tags={tags.ABLATION: spec.name, tags.CELL: cell.label}))
+                           device=device, placement=placement)
             outcome.ran += 1
         except (BenchmarkError, RuntimeError, ValueError, FloatingPointError, MemoryError) as error:
             message = f"{cell.label} seed {seed}: {type(error).__name__}: {error}"

@@ -221,8 +221,9 @@ def training_set_line(metrics: dict[str, float]) -> str:
         return ""
     synthetic = int(metrics[N_SYNTHETIC_USED])
     real = int(metrics[N_TRAIN_TOTAL]) - synthetic
+    acceptance = 100 * metrics.get(ACCEPTANCE_RATE, 1.0)
     return (f"; trained on {real} real + {synthetic} synthetic images "
-            f"(acceptance {100 * metrics.get(ACCEPTANCE_RATE, 1.0):.0f} % of {int(metrics[N_GENERATED])} generated)")
+            f"(acceptance {acceptance:.0f} % of {int(metrics[N_GENERATED])} generated)")
 
 
 def compose_line(roles: dict[str, list[str]]) -> str:

@@ -10,16 +10,18 @@ from typing import Any
 
 from benchmark.stages.evaluate import evaluate
 from benchmark.stages.prepare import prepare
-from benchmark.stages.record import RunPlacement, RunResult, open_run, record
+from benchmark.stages.open_run import RunPlacement, open_run
+from benchmark.stages.record import RunResult, record
 from benchmark.stages.synthesize import synthesize
 from benchmark.stages.train import train
 
 
-def run_experiment(config: dict[str, Any], *, progress: bool = True, device: str = "auto", use_cache: bool = True,
-                   placement: RunPlacement = RunPlacement(), resume: str | None = None) -> RunResult:
+def run_experiment(config: dict[str, Any], *, progress: bool = True, device: str = "auto",
+                   use_cache: bool = True, placement: RunPlacement = RunPlacement(),
+                   resume: str | None = None) -> RunResult:
     """Run one experiment and log it as one MLflow run, placed by ``placement``. ``resume`` (a run id, or
     ``"latest"``) continues an interrupted run of the same configuration in the same MLflow run, from its
-    last checkpoint (see :func:`benchmark.stages.record.resumable_run`)."""
+    last checkpoint (see :func:`benchmark.stages.open_run.resumable_run`)."""
     experiment = prepare(config, device)
     with open_run(experiment, placement, resume) as run:
         synthesis = synthesize(experiment, run, use_cache)

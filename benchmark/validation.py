@@ -14,7 +14,8 @@ from benchmark.record.metrics import DICE, score_from, validation_name
 
 
 def validation_score(val: ImageSet, prediction: Prediction) -> tuple[float, dict[str, float]]:
-    """The score of ``prediction`` on ``val`` and the metric it is logged as (``val_mre_mm``, ``val_dice``)."""
+    """The score of ``prediction`` on ``val``, and the metric it is logged as (``val_mre_mm``,
+    ``val_dice``)."""
     if val.landmarks is not None:
         mre = float(np.mean(radial_errors_mm(prediction.landmarks, val.landmarks, val.spacing)))
         return score_from("landmarks", mre), {validation_name("landmarks"): mre}

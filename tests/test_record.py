@@ -38,7 +38,8 @@ def scored(masks: bool):
         prediction = Prediction(masks=np.roll(test.masks, 1, axis=1))
         return test, evaluate(test, prediction, SEGMENTATION, [])
     shift = rng.normal(0, 2, test.landmarks.shape).astype(np.float32)
-    prediction = Prediction(landmarks=test.landmarks + shift, extras={"uncertainty_mm": np.abs(shift[..., 0])})
+    spread = {"uncertainty_mm": np.abs(shift[..., 0])}
+    prediction = Prediction(landmarks=test.landmarks + shift, extras=spread)
     return test, evaluate(test, prediction, LANDMARKS, ["a", "b"])
 
 
@@ -50,7 +51,8 @@ def test_predictions_csv_reads_back_what_the_evaluation_wrote(tmp_path, kind):
     written = evaluation.table[per_image_columns(kind)]
     assert list(read.columns) == list(written.columns)
     assert read[IMAGE_ID].tolist() == written[IMAGE_ID].tolist() and set(read[IMAGE_ID]) == set(IDS)
-    pd.testing.assert_frame_equal(read.drop(columns=IMAGE_ID), written.drop(columns=IMAGE_ID), check_dtype=False)
+    pd.testing.assert_frame_equal(read.drop(columns=IMAGE_ID), written.drop(columns=IMAGE_ID),
+                                  check_dtype=False)
     # the per-image score the leaderboard tests on is the summary metric's per-image part
     per_image = read.groupby(IMAGE_ID, sort=False)[PER_IMAGE_SCORE[kind]].mean()
     summary = evaluation.metrics[primary(kind).name]
@@ -64,15 +66,15 @@ def test_the_landmark_table_keeps_the_detectors_per_landmark_extras(tmp_path):
 
 
 def test_training_set_size_has_one_encoding_for_runs_ablations_and_tables():
-    data = SimpleNamespace(fold_name="fold1", source="phantom:hand", train=SimpleNamespace(digest=lambda: "t"),
-                           test=SimpleNamespace(digest=lambda: "s"))
+    digested = SimpleNamespace(digest=lambda: "d")
+    data = SimpleNamespace(fold_name="fold1", source="phantom:hand", train=digested, test=digested)
     for size, text in ((None, "all"), (10, "10")):
         config = resolve_config("smoke", "hand", "none", "heatmap", {"train_size": size})
         run_tags = tags.run_tags(config, data, "commit")
         assert run_tags[tags.TRAIN_SIZE] == text and set(tags.IDENTITY) <= set(run_tags)
         # an ablation finds the run by the tags the runner wrote (and the fold param it logged)
-        stored = pd.DataFrame({tags.VARIANT: [run_tags[tags.VARIANT]], tags.TRAIN_SIZE: [run_tags[tags.TRAIN_SIZE]],
-                               tags.SEED: [run_tags[tags.SEED]], f"param.{tags.FOLD}": [str(config["fold"])]})
+        stored = pd.DataFrame({key: [run_tags[key]] for key in (tags.VARIANT, tags.TRAIN_SIZE, tags.SEED)})
+        stored[f"param.{tags.FOLD}"] = str(config["fold"])
         assert stored_keys(stored) == [tags.config_run_key(config)]
     assert sorted(["all", "10", "2"], key=tags.train_size_order) == ["2", "10", "all"]
     assert tags.train_size_tag("None") == tags.train_size_tag("all") == "all"
@@ -86,7 +88,8 @@ def test_every_ranked_metric_is_computed_under_its_spec_name():
     masks = np.zeros((2, 8, 8), np.uint8)
     masks[:, 2:5, 2:6] = 1
     spacing = np.ones((2, 2))
-    assert {spec.name for spec in KIND_METRICS["segmentation"]} <= set(segmentation_summary(masks, masks, spacing))
+    segmentation_metrics = segmentation_summary(masks, masks, spacing)
+    assert {spec.name for spec in KIND_METRICS["segmentation"]} <= set(segmentation_metrics)
     assert PER_IMAGE_SCORE["segmentation"] in segmentation_per_image(masks, masks, spacing)
 
 
@@ -100,14 +103,18 @@ def test_the_leaderboard_ablations_and_cli_show_the_same_specs():
     kind, columns = metric_columns(pd.DataFrame(columns=["metrics.dice", "metrics.hd95_mm"]))
     assert kind == "segmentation" and columns[0].name == "dice" and columns[0].higher_is_better
     assert [metric_label(c.name) for c in columns] == [c.label for c in KIND_METRICS["segmentation"]]
-    assert headline({"mre_mm": 1.5, "mre_sd_mm": 0.5, "sdr_2mm": 80.0, "sdr_10mm": 100.0}) == "mre_mm=1.5, sdr_2mm=80"
+    landmark_line = headline({"mre_mm": 1.5, "mre_sd_mm": 0.5, "sdr_2mm": 80.0, "sdr_10mm": 100.0})
+    assert landmark_line == "mre_mm=1.5, sdr_2mm=80"
     assert headline({"dice": 0.75, "precision": 0.5, "hd95_mm": 3.0}) == "dice=0.75, hd95_mm=3"
 
 
 @pytest.mark.parametrize("masks", [False, True])
 def test_the_sweep_scores_an_epoch_as_the_detector_validated_it(masks):
     val = blobs(3, 2, masks=masks)
-    prediction = Prediction(masks=np.roll(val.masks, 1, axis=1)) if masks else Prediction(landmarks=val.landmarks + 1)
+    if masks:
+        prediction = Prediction(masks=np.roll(val.masks, 1, axis=1))
+    else:
+        prediction = Prediction(landmarks=val.landmarks + 1)
     score, logged = validation_score(val, prediction)
     assert list(logged) == [validation_name("segmentation" if masks else "landmarks")]
     assert score_of(logged) == score

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 from benchmark.config import resolve_config
 from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.stages.prepare import prepare as prepare_experiment
-from benchmark.stages.record import open_run
+from benchmark.stages.open_run import open_run
 from benchmark.stages.synthesize import synthesize
 from benchmark.stages.train import train
 from benchmark.sweep.objective import SweepQuestion, suggest_overrides
@@ -86,7 +86,8 @@ def test_a_pruned_run_ends_killed_not_failed(tracking_uri):
         raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
     experiment = prepare_experiment(config)
-    with pytest.raises(optuna.TrialPruned), open_run(experiment, stop_exceptions=(optuna.TrialPruned,)) as run:
+    stopped = (optuna.TrialPruned,)
+    with pytest.raises(optuna.TrialPruned), open_run(experiment, stop_exceptions=stopped) as run:
         train(experiment, synthesize(experiment, run), run, progress=False, on_epoch=prune)
     client = MlflowClient(tracking_uri)
     (run,) = client.search_runs([client.get_experiment_by_name("pruning").experiment_id])

@@ -20,7 +20,9 @@ from benchmark.leaderboard.collect import leaderboard_runs, read_instances
 from benchmark.leaderboard.render import display_rows, latex, markdown
 from benchmark.leaderboard.stats import aggregate, paired_tests
 from benchmark.record import tags
-from benchmark.record.metrics import GENERATOR_METRICS, KIND_METRICS, MetricSpec, kind_of, primary, sdr_radii, sdr_spec
+from benchmark.record.metrics import (
+    GENERATOR_METRICS, KIND_METRICS, MetricSpec, kind_of, primary, sdr_radii, sdr_spec,
+)
 from benchmark.record.predictions import IMAGE_ID, PER_IMAGE_SCORE, per_image_columns
 
 
@@ -51,7 +53,8 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
                              f"default settings; run `benchmark run --task {task} --profile {profile}` first")
     kind, columns = metric_columns(runs)
     ranked = columns[0]
-    columns += [c for c in GENERATOR_METRICS if f"metrics.{c.name}" in runs and runs[f"metrics.{c.name}"].notna().any()]
+    columns += [c for c in GENERATOR_METRICS
+                if f"metrics.{c.name}" in runs and runs[f"metrics.{c.name}"].notna().any()]
 
     landmarks = kind == "landmarks"
     instances = read_instances(runs, per_image_columns(kind), tracking_uri)
@@ -66,7 +69,8 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     table["baseline"] = baseline
     table["_size"] = table["train_size"].map(tags.train_size_order)
     lower_is_better = not ranked.higher_is_better
-    table = table.sort_values(["detector", "_size", f"{ranked.name}_mean"], ascending=[True, True, lower_is_better])
+    table = table.sort_values(["detector", "_size", f"{ranked.name}_mean"],
+                              ascending=[True, True, lower_is_better])
     # equal means share a rank (competition ranking: 1, 2, 2, 4), so a tie is never shown as an order
     table["rank"] = (table.groupby(["detector", "train_size"])[f"{ranked.name}_mean"]
                      .rank(method="min", ascending=lower_is_better).astype(int))

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.record.tags import AUG, COLUMNS, DETECTOR, FOLD, PARENT_RUN, PROFILE, TASK, VARIANT
+from benchmark.errors import first_line
 from benchmark.record.artifacts import PREDICTIONS
 from benchmark.record.predictions import read_predictions
 from benchmark.tracking import TrackingError
@@ -162,7 +163,7 @@ def predictions_path(run_id: str, artifact_uri: str, tracking_uri: str) -> Path:
         return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=PREDICTIONS,
                                                         tracking_uri=tracking_uri))
     except Exception as error:
-        raise TrackingError(f"run {run_id}: cannot read {PREDICTIONS}: {str(error).strip().splitlines()[0]}") from None
+        raise TrackingError(f"run {run_id}: cannot read {PREDICTIONS}: {first_line(error)}") from None
 
 
 def read_instances(runs: pd.DataFrame, columns: list[str], tracking_uri: str, threads: int = 8) -> pd.DataFrame:

@@ -145,8 +145,8 @@ def dice_distribution(scores: pd.DataFrame, path: Path) -> Path:
     plt, sns = _seaborn()
     label = metric_spec(DICE).label
     data = scores.rename(columns={"train_size": "train size", DICE: label})
-    grid = sns.catplot(data=data, x="aug", y=label, col="train size", kind="box", showfliers=False, height=3.2,
-                       aspect=1.3, color="#9ecae1")
+    grid = sns.catplot(data=data, x="aug", y=label, col="train size", kind="box", showfliers=False,
+                       height=3.2, aspect=1.3, color="#9ecae1")
     if len(data) <= MAX_POINTS:
         grid.map_dataframe(sns.stripplot, x="aug", y=label, size=1.5, alpha=0.35, color="#08306b")
     grid.set(ylim=(0, 1))

@@ -99,7 +99,8 @@ def detector_figures(name: str, detector: Detector, data: TaskData, settings: Tr
                      device: torch.device, calls: int, warmup: int, inference_images: int) -> ModelFigures:
     """Train (suite and reference) and inference images per second of one detector."""
     torch.manual_seed(0)
-    context = FitContext(settings=settings, augmentation=Augmentation(), seed=0, device=device, progress=False)
+    context = FitContext(settings=settings, augmentation=Augmentation(), seed=0, device=device,
+                         progress=False)
     detector.setup(data.train, context)
     reference_model = copy.deepcopy(detector.model).to(device).train()
     prepare_model(detector.model, settings, device).train()

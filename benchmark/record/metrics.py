@@ -50,9 +50,12 @@ def sdr_spec(radius_mm: float) -> MetricSpec:
 
 
 KIND_METRICS: dict[str, tuple[MetricSpec, ...]] = {
-    "landmarks": (MetricSpec(MRE_MM, "MRE (mm)", False, 2, headline=True), *map(sdr_spec, HEADLINE_SDR_RADII_MM)),
-    "segmentation": (MetricSpec(DICE, "Dice", True, 3, headline=True), MetricSpec(PRECISION, "precision", True, 3),
-                     MetricSpec(RECALL, "recall", True, 3), MetricSpec(HD95_MM, "HD95 (mm)", False, 2, headline=True)),
+    "landmarks": (MetricSpec(MRE_MM, "MRE (mm)", False, 2, headline=True),
+                  *map(sdr_spec, HEADLINE_SDR_RADII_MM)),
+    "segmentation": (MetricSpec(DICE, "Dice", True, 3, headline=True),
+                     MetricSpec(PRECISION, "precision", True, 3),
+                     MetricSpec(RECALL, "recall", True, 3),
+                     MetricSpec(HD95_MM, "HD95 (mm)", False, 2, headline=True)),
 }
 GENERATOR_METRICS = (MetricSpec(ACCEPTANCE_RATE, "acceptance", True, 2),
                      MetricSpec("generator_train_seconds", "generator train (s)", False, 0),

@@ -29,8 +29,8 @@ IMAGE_ID, LANDMARK, NAME, ERROR_MM = "image_id", "landmark", "name", "error_mm"
 PER_IMAGE_SCORE = {"landmarks": ERROR_MM, "segmentation": DICE}
 
 
-def landmark_rows(ids: list[str], names: list[str], predicted: np.ndarray, true: np.ndarray, errors_mm: np.ndarray,
-                  extras: dict[str, np.ndarray]) -> pd.DataFrame:
+def landmark_rows(ids: list[str], names: list[str], predicted: np.ndarray, true: np.ndarray,
+                  errors_mm: np.ndarray, extras: dict[str, np.ndarray]) -> pd.DataFrame:
     """The rows of a landmark task: ``predicted`` and ``true`` (N, K, 2) in original pixels (x, y),
     ``errors_mm`` (N, K), and each of ``extras`` of that shape as a further column."""
     n, k = errors_mm.shape

@@ -26,7 +26,8 @@ PARENT_RUN = "mlflow.parentRunId"
 
 IDENTITY = (TASK, AUG, DETECTOR, PROFILE, SEED, FOLD, TRAIN_SIZE, VARIANT, DATA_DIGEST)
 # the tags the leaderboard and ablations read back, one column each
-COLUMNS = (TASK, AUG, DETECTOR, PROFILE, SEED, FOLD, TRAIN_SIZE, VARIANT, ABLATION, CELL, TEST_DIGEST, PARENT_RUN)
+COLUMNS = (TASK, AUG, DETECTOR, PROFILE, SEED, FOLD, TRAIN_SIZE, VARIANT, ABLATION, CELL, TEST_DIGEST,
+           PARENT_RUN)
 
 ALL_IMAGES = "all"
 
@@ -46,9 +47,10 @@ def run_tags(config: dict[str, Any], data: TaskData, git_commit: str) -> dict[st
     """The tags of a run of ``config`` on ``data``: its :data:`IDENTITY` and where its data came from."""
     from benchmark.config import variant_digest
 
-    return {TASK: config["task"], AUG: config["aug"], DETECTOR: config["detector"], PROFILE: config["profile"],
-            SEED: str(int(config["seed"])), FOLD: data.fold_name, DATA_SOURCE: data.source,
-            DATA_DIGEST: data.train.digest(), TEST_DIGEST: data.test.digest(), GIT_COMMIT: git_commit,
+    return {TASK: config["task"], AUG: config["aug"], DETECTOR: config["detector"],
+            PROFILE: config["profile"], SEED: str(int(config["seed"])), FOLD: data.fold_name,
+            DATA_SOURCE: data.source, DATA_DIGEST: data.train.digest(), TEST_DIGEST: data.test.digest(),
+            GIT_COMMIT: git_commit,
             VARIANT: variant_digest(config), TRAIN_SIZE: train_size_tag(config["train_size"])}
 
 

@@ -4,7 +4,7 @@
 
 * :func:`~benchmark.stages.prepare.prepare`: config -> methods, checks, data, device; no run exists yet, so
   every problem a user can fix is one line and leaves nothing behind;
-* :func:`~benchmark.stages.record.open_run`: the MLflow run (new, a sweep's child, or resumed) and its params;
+* :func:`~benchmark.stages.open_run.open_run`: the MLflow run (new, a sweep's child, or resumed), its params;
 * :func:`~benchmark.stages.synthesize.synthesize`: the generator's synthetic set composed with the real one;
 * :func:`~benchmark.stages.train.train`: the detector fitted, each epoch logged to the run;
 * :func:`~benchmark.stages.evaluate.evaluate`: the test split predicted and scored;

@@ -17,7 +17,7 @@ from benchmark.record.metrics import (
     ACCEPTANCE_RATE, GENERATOR_CACHE_HIT, GENERATOR_SECONDS, N_SYNTHETIC_USED, N_TRAIN_TOTAL,
 )
 from benchmark.stages.prepare import Experiment
-from benchmark.stages.record import TrackedRun
+from benchmark.stages.open_run import TrackedRun
 from benchmark.synthetic import compose, synthesize_cached
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,13 @@ def synthesize(experiment: Experiment, run: TrackedRun, use_cache: bool = True) 
                                               unlabelled=data.unlabelled, device=experiment.device)
     if synthetic is None:
         return Synthesis(data.train)
-    training, n_synthetic = compose(data.train, synthetic, augmentation.composition, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    training, n_synthetic = compose(data.train, synthetic, augmentation.composition, rng)
     seconds = time.perf_counter() - started
     metrics = {**synthetic.metrics, GENERATOR_SECONDS: seconds, GENERATOR_CACHE_HIT: float(cache_hit),
                N_SYNTHETIC_USED: n_synthetic, N_TRAIN_TOTAL: len(training)}
     run.log_metrics(metrics)
     log.info("%s: %s %d synthetic samples in %.1f s, acceptance %.0f %%, training on %d real + %d synthetic",
-             experiment.config["aug"], "loaded cached" if cache_hit else "generated", len(synthetic.images), seconds,
-             100 * synthetic.metrics.get(ACCEPTANCE_RATE, 1.0), len(data.train), n_synthetic)
+             experiment.config["aug"], "loaded cached" if cache_hit else "generated", len(synthetic.images),
+             seconds, 100 * synthetic.metrics.get(ACCEPTANCE_RATE, 1.0), len(data.train), n_synthetic)
     return Synthesis(training, synthetic, metrics)

@@ -9,7 +9,7 @@ from typing import Callable
 
 from benchmark.detector import Detector, FitContext
 from benchmark.stages.prepare import Experiment
-from benchmark.stages.record import TrackedRun
+from benchmark.stages.open_run import TrackedRun
 from benchmark.stages.synthesize import Synthesis
 from benchmark.training.device import seed_everything
 from benchmark.training.loop import History
@@ -42,9 +42,10 @@ def train(experiment: Experiment, synthesis: Synthesis, run: TrackedRun, progres
         if on_epoch is not None:
             on_epoch(epoch, metrics)
 
-    context = FitContext(settings=experiment.settings, augmentation=experiment.augmentation, seed=experiment.seed,
-                         device=experiment.device, checkpoint_dir=run.checkpoint_dir, progress=progress,
-                         on_epoch=log_epoch, resume=run.resumed)
+    context = FitContext(settings=experiment.settings, augmentation=experiment.augmentation,
+                         seed=experiment.seed, device=experiment.device, checkpoint_dir=run.checkpoint_dir,
+                         progress=progress, on_epoch=log_epoch, resume=run.resumed)
     started = time.perf_counter()
     history = experiment.detector.fit(synthesis.training, experiment.data.val, context)
-    return Trained(experiment.detector, history, time.perf_counter() - started, experiment.augmentation.metrics())
+    seconds = time.perf_counter() - started
+    return Trained(experiment.detector, history, seconds, experiment.augmentation.metrics())

@@ -67,7 +67,8 @@ def run_trial(trial, config: dict[str, Any], device: str, placement) -> float:
     import optuna
 
     from benchmark.stages.prepare import prepare
-    from benchmark.stages.record import open_run, record_validation
+    from benchmark.stages.open_run import open_run
+    from benchmark.stages.record import record_validation
     from benchmark.stages.synthesize import synthesize
     from benchmark.stages.train import train
 
@@ -87,7 +88,7 @@ def make_objective(question: SweepQuestion, study_name: str, parent_run_id: str,
                    experiment: str | None):
     import optuna
 
-    from benchmark.stages.record import RunPlacement
+    from benchmark.stages.open_run import RunPlacement
 
     def objective(trial) -> float:
         placement = RunPlacement(parent_run_id, f"{study_name}/trial{trial.number}",

@@ -67,7 +67,8 @@ def mark_stale_run(tracking_uri: str):
         run_id = trial.user_attrs.get("mlflow_run_id")
         if run_id:
             client = MlflowClient(tracking_uri)
-            client.set_tag(run_id, tags.ERROR, "worker stopped heartbeating (killed or lost); the trial is redone")
+            reason = "worker stopped heartbeating (killed or lost); the trial is redone"
+            client.set_tag(run_id, tags.ERROR, reason)
             client.set_terminated(run_id, "FAILED")
         log.warning("trial %d of %s went stale (its worker died); it will be redone", trial.number, study.study_name)
 
@@ -142,7 +143,7 @@ def final_step(study, question: SweepQuestion, outcome: SweepOutcome, tracking_u
     from mlflow.tracking import MlflowClient
 
     from benchmark.runner import run_experiment
-    from benchmark.stages.record import RunPlacement
+    from benchmark.stages.open_run import RunPlacement
 
     best = study.best_trial
     config = trial_config(question, best.user_attrs["overrides"], tracking_uri, experiment)
