@@ -137,10 +137,10 @@ def resolve_cell(spec: AblationSpec, levels: dict[str, Any], seed: int, override
 
 
 def expand(spec: AblationSpec, overrides: dict[str, Any] | None = None) -> list[tuple[Cell, int]]:
-    """Every (cell, seed) of the spec, seed by seed, resolved and with its methods built (so bad levels fail
-    now, before anything runs)."""
-    from benchmark.augmentation import create_augmentation
-    from benchmark.registry import DETECTORS, TASKS
+    """Every (cell, seed) of the spec, seed by seed, resolved and with its methods built and checked
+    (:func:`benchmark.stages.prepare.build_methods`), so bad levels fail now, before anything runs."""
+    from benchmark.registry import TASKS
+    from benchmark.stages.prepare import build_methods
 
     TASKS.entry(spec.task)
     grid = [dict(zip(spec.factors, values)) for values in itertools.product(*spec.factors.values())]
@@ -149,8 +149,7 @@ def expand(spec: AblationSpec, overrides: dict[str, Any] | None = None) -> list[
         for levels in [*spec.extra_cells, *grid]:
             try:
                 config = resolve_cell(spec, levels, seed, overrides or {})
-                create_augmentation(config["aug"], config["augmentations"])
-                DETECTORS.create(config["detector"], **config["detectors"][config["detector"]])
+                build_methods(config)
             except ConfigError as error:
                 raise ConfigError(f"ablation {spec.name}, cell {json.dumps(levels, default=str)}: {error}") from None
             planned.append((Cell(dict(levels), config), seed))

@@ -173,6 +173,10 @@ def test_a_bad_level_fails_before_anything_runs(tmp_path):
                                           "  augmentations.ddpm.samples_ratoi: [1.0]\n"))
     with pytest.raises(ConfigError, match="samples_ratoi"):
         expand(spec)
+    spec = load_spec(write_spec(tmp_path, "name: x\ntask: canal\nprofile: smoke\nfactors:\n"
+                                          "  detector: [heatmap, saltpepper]\n"))
+    with pytest.raises(ConfigError, match="saltpepper.*cannot do segmentation"):
+        expand(spec)
 
 
 def test_committed_specs_expand_into_valid_cells():

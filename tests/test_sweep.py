@@ -172,6 +172,17 @@ def test_an_unknown_encoder_is_refused_before_any_study_or_run(tmp_path):
     assert not (tmp_path / "mlflow.db").exists()
 
 
+@pytest.mark.parametrize("question, problem", [
+    (SweepQuestion("canal", "none", "saltpepper", "smoke", FAST), "cannot do segmentation"),
+    (SweepQuestion("hand", "latent-blend", "heatmap", "smoke", {**FAST, "data.image_size": [102, 102]}),
+     "must be divisible"),
+])
+def test_methods_that_cannot_work_at_the_task_or_size_are_refused_before_any_study(tmp_path, question, problem):
+    with pytest.raises(ConfigError, match=problem):
+        run_sweep(question, 2, f"sqlite:///{tmp_path / 'optuna.db'}", "unfit", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "optuna.db").exists()
+
+
 def test_a_detector_that_does_not_train_cannot_be_swept(tmp_path):
     with pytest.raises(ConfigError, match="nothing to sweep"):
         run_sweep(SweepQuestion("hand", "none", "mean-shape", "smoke"), 2, f"sqlite:///{tmp_path / 'o.db'}", "m",

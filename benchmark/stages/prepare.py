@@ -2,8 +2,8 @@
 
 Everything a user can get wrong is found here, before any MLflow run exists, so that bad input is one
 line (exit 2) and leaves no run behind. In order: the methods' settings (building the detector and the
-augmentation), the training settings, the detector against the task's kind and both methods against the
-working size (their ``check``), the images against the memory available, then the data itself.
+augmentation), the detector against the task's kind and both methods against the working size (their
+``check``), the training settings, the images against the memory available, then the data itself.
 """
 
 from __future__ import annotations
@@ -49,10 +49,8 @@ class Experiment:
 
 def prepare(config: dict[str, Any], device: str = "auto") -> Experiment:
     """Build and check everything ``config`` names (module docstring), load the data, pick the device."""
-    detector = DETECTORS.create(config["detector"], **config["detectors"][config["detector"]])
-    augmentation = create_augmentation(config["aug"], config["augmentations"])
+    detector, augmentation = build_methods(config)
     settings = build(TrainSettings, config["train"], "train")
-    check_methods(config, detector, augmentation)
     data = load_task_data(config)
     torch_device = pick_device(device)
     if settings.num_threads:
@@ -60,8 +58,12 @@ def prepare(config: dict[str, Any], device: str = "auto") -> Experiment:
     return Experiment(config, detector, augmentation, settings, data, torch_device)
 
 
-def check_methods(config: dict[str, Any], detector: Detector, augmentation: Augmentation) -> None:
-    """The detector does the task's kind, and both methods work at the working size."""
+def build_methods(config: dict[str, Any]) -> tuple[Detector, Augmentation]:
+    """The detector and the augmentation of ``config``, built from their settings and checked: the detector
+    does the task's kind, and both work at the working size. Sweeps and ablations call it too, before
+    any study or cell runs."""
+    detector = DETECTORS.create(config["detector"], **config["detectors"][config["detector"]])
+    augmentation = create_augmentation(config["aug"], config["augmentations"])
     kind = TASKS.create(config["task"]).kind
     if kind not in detector.kinds:
         raise ConfigError(f"detector {config['detector']!r} cannot do {kind} (task {config['task']!r}); "
@@ -69,6 +71,7 @@ def check_methods(config: dict[str, Any], detector: Detector, augmentation: Augm
     working_size = tuple(config["data"]["image_size"])
     detector.check(working_size)
     augmentation.check(working_size)
+    return detector, augmentation
 
 
 def data_settings(config: dict[str, Any]) -> DataSettings:

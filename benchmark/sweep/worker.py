@@ -48,13 +48,11 @@ class SweepOutcome:
 
 
 def check_question(question: SweepQuestion) -> None:
-    """Fail before any study or run exists if the question cannot be swept."""
-    from benchmark.augmentation import create_augmentation
-    from benchmark.registry import DETECTORS
+    """Fail before any study or run exists if the question cannot be swept: its methods do not build, do not
+    fit the task (:func:`benchmark.stages.prepare.build_methods`), or the detector does not train."""
+    from benchmark.stages.prepare import build_methods
 
-    config = trial_config(question, {})
-    create_augmentation(question.aug, config["augmentations"])
-    detector = DETECTORS.create(question.detector, **config["detectors"][question.detector])
+    detector, _ = build_methods(trial_config(question, {}))
     if not detector.trains:
         raise ConfigError(f"detector {question.detector!r} does not train, so there is nothing to sweep")
 
