@@ -177,9 +177,11 @@ def test_an_unknown_encoder_is_refused_before_any_study_or_run(tmp_path):
     (SweepQuestion("hand", "latent-blend", "heatmap", "smoke", {**FAST, "data.image_size": [102, 102]}),
      "must be divisible"),
 ])
-def test_methods_that_cannot_work_at_the_task_or_size_are_refused_before_any_study(tmp_path, question, problem):
+def test_methods_that_cannot_work_at_the_task_or_size_are_refused_before_any_study(tmp_path, question,
+                                                                                      problem):
+    storage, tracking = f"sqlite:///{tmp_path / 'optuna.db'}", f"sqlite:///{tmp_path / 'mlflow.db'}"
     with pytest.raises(ConfigError, match=problem):
-        run_sweep(question, 2, f"sqlite:///{tmp_path / 'optuna.db'}", "unfit", f"sqlite:///{tmp_path / 'mlflow.db'}")
+        run_sweep(question, 2, storage, "unfit", tracking)
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "optuna.db").exists()
 
 
