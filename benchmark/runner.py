@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from benchmark.stages.evaluate import evaluate
-from benchmark.stages.prepare import prepare
 from benchmark.stages.open_run import RunPlacement, open_run
+from benchmark.stages.prepare import prepare
 from benchmark.stages.record import RunResult, record
 from benchmark.stages.synthesize import synthesize
 from benchmark.stages.train import train

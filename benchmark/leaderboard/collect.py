@@ -20,10 +20,10 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import pandas as pd
 
-from benchmark.record.tags import AUG, COLUMNS, DETECTOR, FOLD, PARENT_RUN, PROFILE, TASK, VARIANT
 from benchmark.errors import first_line
 from benchmark.record.artifacts import PREDICTIONS
 from benchmark.record.predictions import read_predictions
+from benchmark.record.tags import AUG, COLUMNS, DETECTOR, FOLD, PARENT_RUN, PROFILE, TASK, VARIANT
 from benchmark.tracking import TrackingError
 
 PARAM_COLUMNS = (FOLD,)

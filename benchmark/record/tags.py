@@ -67,3 +67,8 @@ def config_run_key(config: dict[str, Any]) -> RunKey:
     from benchmark.config import variant_digest
 
     return run_key(variant_digest(config), config["train_size"], config["seed"], config["fold"])
+
+
+def sweep_tags(study_name: str, role: str, trial: int | None = None) -> dict[str, str]:
+    """The tags of a sweep's runs: its study, the run's ``role`` (parent, trial or best) and trial number."""
+    return {SWEEP_STUDY: study_name, SWEEP_ROLE: role, **({} if trial is None else {SWEEP_TRIAL: str(trial)})}

@@ -16,8 +16,8 @@ from benchmark.data.imageset import ImageSet
 from benchmark.record.metrics import (
     ACCEPTANCE_RATE, GENERATOR_CACHE_HIT, GENERATOR_SECONDS, N_SYNTHETIC_USED, N_TRAIN_TOTAL,
 )
-from benchmark.stages.prepare import Experiment
 from benchmark.stages.open_run import TrackedRun
+from benchmark.stages.prepare import Experiment
 from benchmark.synthetic import compose, synthesize_cached
 
 log = logging.getLogger(__name__)

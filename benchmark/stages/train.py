@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from benchmark.detector import Detector, FitContext
-from benchmark.stages.prepare import Experiment
 from benchmark.stages.open_run import TrackedRun
+from benchmark.stages.prepare import Experiment
 from benchmark.stages.synthesize import Synthesis
 from benchmark.training.device import seed_everything
 from benchmark.training.loop import History

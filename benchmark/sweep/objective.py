@@ -4,18 +4,23 @@ The search space is the union of the ``train`` section's (:func:`benchmark.train
 and the spaces declared beside the augmentation (each part of a composed one, ``classic+ddpm``) and the
 detector in the registry; a trial parameter ``<method>.<setting>`` becomes the override
 ``augmentations.<method>.<setting>`` or ``detectors.<method>.<setting>``, ``train.<key>`` stays as it is.
-The objective is the best epoch's validation score (validation MRE in mm, or 1 - Dice; lower is better)
-and every epoch's score is reported to Optuna for pruning. A pruned trial's MLflow run ends KILLED; a failing one (an exception, a
-NaN loss, out of memory) ends FAILED, and its reason is kept as the trial's ``error`` attribute.
+The objective is the best epoch's validation score (validation MRE in mm, or 1 - Dice; lower is better;
+:mod:`benchmark.record.metrics`) and every epoch's score is reported to Optuna for pruning. A trial runs
+the stages up to ``train`` (:func:`run_trial`) and never sees the test split. A pruned trial's MLflow run
+ends KILLED; a failing one (an exception, a NaN loss, out of memory) ends FAILED, and its reason is kept
+as the trial's ``error`` attribute.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmark.record import tags
 from benchmark.record.metrics import BEST_VAL_SCORE, score_of
+
+if TYPE_CHECKING:
+    from benchmark.stages.open_run import RunPlacement
 
 
 @dataclass(frozen=True)
@@ -55,19 +60,13 @@ def trial_config(question: SweepQuestion, overrides: dict[str, Any], tracking_ur
     return config
 
 
-def sweep_tags(study_name: str, role: str, trial: int | None = None) -> dict[str, str]:
-    """The tags of a sweep's runs: its study, the run's ``role`` (parent, trial or best) and trial number."""
-    return {tags.SWEEP_STUDY: study_name, tags.SWEEP_ROLE: role,
-            **({} if trial is None else {tags.SWEEP_TRIAL: str(trial)})}
-
-
-def run_trial(trial, config: dict[str, Any], device: str, placement) -> float:
+def run_trial(trial, config: dict[str, Any], device: str, placement: RunPlacement) -> float:
     """prepare -> synthesize -> train as a child run of the sweep, each epoch's validation score reported to
     Optuna (which may prune the trial); the best validation score, the test split never seen."""
     import optuna
 
-    from benchmark.stages.prepare import prepare
     from benchmark.stages.open_run import open_run
+    from benchmark.stages.prepare import prepare
     from benchmark.stages.record import record_validation
     from benchmark.stages.synthesize import synthesize
     from benchmark.stages.train import train
@@ -92,7 +91,7 @@ def make_objective(question: SweepQuestion, study_name: str, parent_run_id: str,
 
     def objective(trial) -> float:
         placement = RunPlacement(parent_run_id, f"{study_name}/trial{trial.number}",
-                                 sweep_tags(study_name, "trial", trial.number))
+                                 tags.sweep_tags(study_name, "trial", trial.number))
         try:
             overrides = suggest_overrides(trial, question)
             trial.set_user_attr("overrides", overrides)

@@ -13,7 +13,7 @@ import time
 
 from benchmark.errors import ConfigError
 from benchmark.record import tags
-from benchmark.sweep.objective import SweepQuestion, sweep_tags
+from benchmark.sweep.objective import SweepQuestion
 
 PARENT_WAIT_SECONDS = 60
 
@@ -39,7 +39,7 @@ def open_study(storage, study_name: str, question: SweepQuestion, tracking_uri: 
         experiment_id = tracking.open_experiment(tracking_uri, experiment or question.task)
         client = MlflowClient(tracking_uri)
         parent = client.create_run(experiment_id, run_name=f"sweep/{study_name}",
-                                   tags={**asked, **sweep_tags(study_name, "parent")})
+                                   tags={**asked, **tags.sweep_tags(study_name, "parent")})
         client.set_terminated(parent.info.run_id, "FINISHED")
         for key, value in {**asked, "mlflow_parent_run_id": parent.info.run_id}.items():
             study.set_user_attr(key, value)

@@ -24,7 +24,7 @@ from typing import Any
 from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.record import tags
 from benchmark.record.metrics import BEST_VAL_SCORE
-from benchmark.sweep.objective import SweepQuestion, make_objective, sweep_tags, trial_config
+from benchmark.sweep.objective import SweepQuestion, make_objective, trial_config
 from benchmark.sweep.storage import StudyLock, open_storage
 from benchmark.sweep.study import counted_trials, open_study
 
@@ -146,7 +146,7 @@ def final_step(study, question: SweepQuestion, outcome: SweepOutcome, tracking_u
     best = study.best_trial
     config = trial_config(question, best.user_attrs["overrides"], tracking_uri, experiment)
     placement = RunPlacement(outcome.parent_run_id, f"{outcome.study_name}/best",
-                             sweep_tags(outcome.study_name, "best", best.number))
+                             tags.sweep_tags(outcome.study_name, "best", best.number))
     result = run_experiment(config, progress=False, device=question.device, placement=placement)
     client = MlflowClient(tracking_uri)
     client.log_metric(outcome.parent_run_id, BEST_VAL_SCORE, best.value)
