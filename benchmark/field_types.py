@@ -26,6 +26,7 @@ from typing import Any
 from benchmark.errors import ConfigError
 
 UNCHECKED = object()
+SECTIONS = ("data", "train")  # named by their dotted keys (train.lr), as the run-level checks do
 
 
 def check_field_types(cls: type, params: dict[str, Any], what: str) -> None:
@@ -37,7 +38,8 @@ def check_field_types(cls: type, params: dict[str, Any], what: str) -> None:
         value = params[field.name]
         expected = describe(hints.get(field.name, Any))
         if expected is not UNCHECKED and not fits(value, hints[field.name]):
-            raise ConfigError(f"{what}: {field.name} must be {expected}, got {value!r}")
+            key = f"{what}.{field.name}" if what in SECTIONS else f"{what}: {field.name}"
+            raise ConfigError(f"{key} must be {expected}, got {value!r}")
 
 
 def fits(value: Any, hint: Any) -> bool:
