@@ -58,6 +58,7 @@ from tqdm.auto import tqdm
 
 from benchmark.errors import ConfigError
 from benchmark.training.device import autocast
+from benchmark.training.settings import AmpMode
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid")
@@ -479,10 +480,13 @@ class DiffusionGeneratorSettings:
     attention_levels: int = 1
     patch_size: int = 1
     sample_batch_size: int = 32
-    amp: str = "auto"
+    amp: AmpMode = "auto"
 
     def check_diffusion(self, what: str) -> None:
         object.__setattr__(self, "block_out_channels", tuple(int(c) for c in self.block_out_channels))
+        if not self.block_out_channels or min(self.block_out_channels) < 1:
+            raise ConfigError(f"{what}: block_out_channels must be a non-empty list of positive widths, "
+                              f"got {list(self.block_out_channels)}")
         check_recipe(self, what)
         if self.sampler not in SAMPLERS:
             raise ConfigError(f"{what}: sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
@@ -493,6 +497,7 @@ class DiffusionGeneratorSettings:
             "batch_size",
             "sample_batch_size",
             "patch_size",
+            "layers_per_block",
         ):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{what}: {name} must be >= 1, got {getattr(self, name)}")

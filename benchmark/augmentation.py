@@ -41,6 +41,18 @@ class CompositionSettings:
     synthetic_ratio: float = 1.0
 
 
+def check_composition(settings, what: str) -> None:
+    """One-line errors for the composition fields a generator's settings share with
+    :class:`CompositionSettings`."""
+    if settings.composition not in ("real", "synthetic", "real+synthetic"):
+        raise ConfigError(f"{what}: composition must be real, synthetic or real+synthetic, "
+                          f"got {settings.composition!r}")
+    if settings.n_synthetic is not None and settings.n_synthetic < 0:
+        raise ConfigError(f"{what}: n_synthetic must be >= 0 or null, got {settings.n_synthetic}")
+    if settings.synthetic_ratio < 0:
+        raise ConfigError(f"{what}: synthetic_ratio must be >= 0, got {settings.synthetic_ratio}")
+
+
 def composition_search_space(name: str):
     """The sweep suggestions every generator shares, for the one named ``name``: how many synthetic
     images join the real ones (``synthetic_ratio`` x the real set) and how many are generated per

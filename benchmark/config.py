@@ -11,6 +11,7 @@ params and as ``config.yaml``.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from benchmark.errors import ConfigError, first_line
+from benchmark.field_types import check_field_types
 from benchmark.registry import augmentation_parts
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -26,6 +28,7 @@ OPEN_SECTIONS = {"detectors", "augmentations"}
 
 
 PROFILE_SECTIONS = ("data", "train", "detectors", "augmentations")
+EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def profile_names() -> list[str]:
@@ -76,12 +79,16 @@ def check_run_options(config: dict[str, Any]) -> None:
 
 
 def parse_value(text: str) -> Any:
-    """Parse an override value as YAML, so ``3``, ``1e-3``, ``null``, ``[64, 64]`` and ``true`` work."""
+    """Parse an override value as YAML, so ``3``, ``1e-3``, ``null``, ``[64, 64]`` and ``true`` work.
+    YAML 1.1 (PyYAML) reads ``1e-3`` (no dot) as a string; a plain decimal number in exponent form is
+    taken as the float it spells."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else "not YAML"
-        raise ConfigError(f"cannot parse override value {text!r}: {reason}") from None
+        raise ConfigError(f"cannot parse override value {text!r}: {first_line(error)}") from None
+    if isinstance(value, str) and EXPONENT_FLOAT.fullmatch(value.strip()):
+        return float(value)
+    return value
 
 
 def set_dotted(config: dict[str, Any], dotted: str, value: Any) -> None:
@@ -156,9 +163,11 @@ def variant_digest(config: dict[str, Any]) -> str:
 
 
 def build(cls, params: dict[str, Any], what: str):
-    """Instantiate a settings dataclass, turning unknown keys into a ConfigError that lists valid ones."""
+    """Instantiate a settings dataclass: unknown keys are a ConfigError that lists the valid ones, and values
+    of the wrong kind one naming the key (:mod:`benchmark.field_types`)."""
     valid = {f.name for f in fields(cls)}
     unknown = sorted(set(params) - valid)
     if unknown:
         raise ConfigError(f"unknown {what} setting(s) {', '.join(unknown)}. Valid: {', '.join(sorted(valid))}")
+    check_field_types(cls, params, what)
     return cls(**params)

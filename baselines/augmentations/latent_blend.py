@@ -84,13 +84,14 @@ from tqdm.auto import tqdm
 
 from baselines.augmentations.two_channel import batch_indices, resize
 from baselines.diffusion import DiffusionRecipe, build_unet, denoise_from, scheduler_for, train_diffusion
-from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
+from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet, check_composition
 from benchmark.config import build
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS
 from benchmark.synthetic import nearest_training_ssim
 from benchmark.training.device import autocast, pick_device
+from benchmark.training.settings import AmpMode
 
 CONVENTIONS = ("labelled-inside", "labelled-outside")
 WHAT = "latent-blend"
@@ -135,12 +136,10 @@ class LatentBlendSettings:
     n_samples: int | None = None
     samples_ratio: float = 1.0
     sample_batch_size: int = 32
-    amp: str = "auto"
+    amp: AmpMode = "auto"
 
     def __post_init__(self) -> None:
-        if self.composition not in ("real", "synthetic", "real+synthetic"):
-            raise ConfigError(f"{WHAT}: composition must be real, synthetic or real+synthetic, "
-                              f"got {self.composition!r}")
+        check_composition(self, WHAT)
         for name in ("ae_block_out_channels", "unet_block_out_channels"):
             channels = tuple(int(c) for c in getattr(self, name))
             if not channels or min(channels) < 1:

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
+from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet, check_composition
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.labels.mask_check import MaskPlausibility
@@ -84,9 +84,7 @@ class TwoChannelSettings:
 
     def __post_init__(self) -> None:
         what = self.method
-        if self.composition not in ("real", "synthetic", "real+synthetic"):
-            raise ConfigError(f"{what}: composition must be real, synthetic or real+synthetic, "
-                              f"got {self.composition!r}")
+        check_composition(self, what)
         if self.image_size is not None:
             size = tuple(int(v) for v in self.image_size)
             if len(size) != 2 or min(size) < 8:
@@ -102,6 +100,8 @@ class TwoChannelSettings:
         if not 0 < self.peak_threshold < 1 or not 0 < self.shape_quantile < 1 or self.extra_peak_tolerance < 0:
             raise ConfigError(f"{what}: peak_threshold and shape_quantile must be in (0, 1), "
                               "extra_peak_tolerance >= 0")
+        if not self.peak_noise_std > 0:
+            raise ConfigError(f"{what}: peak_noise_std must be > 0 pixels, got {self.peak_noise_std}")
         if self.merge_distance is not None and not self.merge_distance > 0:
             raise ConfigError(f"{what}: merge_distance must be > 0 pixels or null, got {self.merge_distance}")
 

@@ -9,6 +9,8 @@ from typing import Literal
 from benchmark.errors import ConfigError
 
 
+AmpMode = Literal["auto", "bf16", "off"]  # bf16 autocast on a GPU: auto and bf16 turn it on, off does not
+
 @dataclass(frozen=True)
 class TrainSettings:
     """An *epoch* is ``samples_per_epoch`` training images (cycling through shuffled passes of the
@@ -32,7 +34,7 @@ class TrainSettings:
     weight_decay: float = 1e-4
     warmup_epochs: int = 1
     patience: int = 8
-    amp: Literal["auto", "bf16", "off"] = "auto"
+    amp: AmpMode = "auto"
     num_threads: int = 0
     checkpoint_every: int = 1
     channels_last: bool = False
