@@ -12,7 +12,7 @@ from baselines.augmentations.two_channel import decode_two_channel, encode_two_c
 from baselines.diffusion import DiffusionRecipe, build_unet, make_scheduler, sample, train_diffusion
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
-from benchmark.labels.mask_check import MaskPlausibility
+from baselines.augmentations.labels.mask_check import MaskPlausibility
 from benchmark.registry import AUGMENTATIONS
 
 TINY = dict(block_out_channels=[8, 16], layers_per_block=1, num_train_timesteps=20, ddim_steps=3, train_steps=2,

@@ -8,7 +8,7 @@ from baselines.augmentations.gan import diff_augment
 from baselines.augmentations.two_channel import TwoChannelSettings, decode_two_channel, encode_two_channel
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
-from benchmark.labels.peaks import detect_peaks
+from baselines.augmentations.labels.peaks import detect_peaks
 from benchmark.registry import AUGMENTATIONS
 
 SIZE = 32

@@ -7,7 +7,7 @@ beat joint image+label generation; the suite measures it against DDPM-2ch under 
    grid (h, w): the displacement field ``d`` is a ``deformation_grid x deformation_grid`` lattice of
    ``N(0, deformation_px^2)`` offsets per axis, upsampled bicubically to (h, w) (``align_corners=True``).
    Landmarks move forward, ``p' = p + d(p)``, and the deformed shape must pass the training shape model
-   (:class:`~benchmark.labels.shape_model.ShapeModel`, Hotelling quantile ``shape_quantile``) and stay
+   (:class:`~baselines.augmentations.labels.shape_model.ShapeModel`, Hotelling quantile ``shape_quantile``) and stay
    inside the image, else the draw is repeated (up to ``max_label_tries``, then the undeformed shape).
    Masks are pulled back, ``m'(p) = m(p - d(p))`` (nearest), the inverse map to first order for a smooth
    ``d``.
@@ -44,8 +44,8 @@ from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticS
 from benchmark.config import build
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
-from benchmark.labels.peaks import render_landmark_heatmap
-from benchmark.labels.shape_model import ShapeModel
+from baselines.augmentations.labels.peaks import render_landmark_heatmap
+from baselines.augmentations.labels.shape_model import ShapeModel
 from benchmark.registry import AUGMENTATIONS
 from benchmark.synthetic import nearest_training_ssim
 from benchmark.training.device import pick_device

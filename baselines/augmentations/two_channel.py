@@ -6,13 +6,13 @@ Encoding (:func:`encode_two_channel`). Images and labels are resized from the ta
 (H, W) to the generator's size (h, w) (``image_size``; ``None``: the working size) (bilinear,
 anti-aliased, ``align_corners=False``: pixel centres map as ``x -> (x + 0.5) w / W - 0.5``). The label
 channel is, for landmark tasks, the heatmap of all landmarks
-(:func:`benchmark.labels.peaks.render_landmark_heatmap`, peak 1, std ``heatmap_sigma`` generator
+(:func:`baselines.augmentations.labels.peaks.render_landmark_heatmap`, peak 1, std ``heatmap_sigma`` generator
 pixels) and, for segmentation tasks, the resized mask. Both channels are mapped from [0, 1] to [-1, 1]
 (``2 v - 1``).
 
 Decoding (:func:`decode_two_channel`). Channels are clipped to [-1, 1] and mapped back to [0, 1]; the
 image is resized back to (H, W). Landmarks are read from the label channel at (h, w) by
-:class:`~benchmark.labels.reader.HeatmapLabelReader` (peaks, MRF identities, shape model), fitted on the
+:class:`~baselines.augmentations.labels.reader.HeatmapLabelReader` (peaks, MRF identities, shape model), fitted on the
 training landmarks mapped to (h, w), and mapped back with ``x -> (x + 0.5) W / w - 0.5``. Masks: the
 label channel is resized to (H, W) and thresholded at 0.5.
 
@@ -22,7 +22,7 @@ peak, which the reader lets them share only when the pair comes that close in tr
 coarser grid (``grid_scale``) is cheaper per step but reads dense landmark clusters less exactly.
 
 Quality. With ``quality_filter`` a sample is accepted only when the reader accepts it (landmarks) or
-the mask is plausible (:class:`~benchmark.labels.mask_check.MaskPlausibility`: as many components and
+the mask is plausible (:class:`~baselines.augmentations.labels.mask_check.MaskPlausibility`: as many components and
 about as much foreground as the training masks; a non-empty mask alone is no evidence, since noise
 above the threshold makes one). Without it, every sample whose labels can be read is accepted:
 extra peaks are tolerated (the MRF leaves them unused), the shape model's and the mask check's
@@ -45,10 +45,10 @@ import torch.nn.functional as F
 from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
-from benchmark.labels.mask_check import MaskPlausibility
-from benchmark.labels.peaks import render_landmark_heatmap
-from benchmark.labels.reader import HeatmapLabelReader
-from benchmark.labels.shape_model import ShapeModel
+from baselines.augmentations.labels.mask_check import MaskPlausibility
+from baselines.augmentations.labels.peaks import render_landmark_heatmap
+from baselines.augmentations.labels.reader import HeatmapLabelReader
+from baselines.augmentations.labels.shape_model import ShapeModel
 from benchmark.synthetic import nearest_training_ssim
 from benchmark.training.device import pick_device
 
