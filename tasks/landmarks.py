@@ -3,9 +3,9 @@
 The landmark count is read from the CSV; SDR at 2 / 2.5 / 3 / 4 mm as for cephalometry.
 """
 
-from benchmark.protocol import CEPH_SDR_RADII_MM
 from benchmark.registry import TASKS
 from benchmark.task import Task
+from tasks.ceph import CEPH_SDR_RADII_MM
 from tasks.formats.detect import read_data_root
 
 
