@@ -83,7 +83,8 @@ from skimage.metrics import structural_similarity
 from tqdm.auto import tqdm
 
 from baselines.augmentations.two_channel import batch_indices, resize
-from baselines.diffusion import DiffusionRecipe, build_unet, denoise_from, scheduler_for, train_diffusion
+from baselines.diffusion import DiffusionRecipe, denoise_from, scheduler_for, train_diffusion
+from baselines.networks.diffusion_unet import build_unet
 from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
 from benchmark.config import build
 from benchmark.data.imageset import ImageSet

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from baselines.detectors.dense import DenseDetector
 from baselines.detectors.losses import HEATMAP_LOSSES
-from baselines.detectors.networks.timm_unet import TimmUNet, check_encoder
+from baselines.networks.timm_unet import TimmUNet, check_encoder
 from benchmark.config import build
 from benchmark.errors import ConfigError
 from benchmark.registry import DETECTORS

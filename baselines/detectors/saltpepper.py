@@ -84,13 +84,13 @@ import torch.nn.functional as F
 from baselines.detectors.losses import from_output_grid, spatial_cross_entropy, to_output_grid
 from baselines.diffusion import (
     add_noise,
-    build_unet,
     ddim_update,
     make_scheduler,
     predicted_eps,
     predicted_x0,
     training_target,
 )
+from baselines.networks.diffusion_unet import build_unet
 from benchmark.config import build
 from benchmark.data.imageset import ImageSet
 from benchmark.detector import Detector, FitContext, Prediction, train_in_context
