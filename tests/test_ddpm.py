@@ -50,7 +50,7 @@ def check_columns(result, n: int) -> None:
 
 def test_factory_validates_settings():
     assert isinstance(AUGMENTATIONS.create("ddpm", **TINY), DDPMAugmentation)
-    with pytest.raises(ConfigError, match="unknown ddpm setting.*bogus"):
+    with pytest.raises(ConfigError, match="unknown ddpm augmentation setting.*bogus"):
         AUGMENTATIONS.create("ddpm", bogus=1)
     with pytest.raises(ConfigError, match="sampler"):
         AUGMENTATIONS.create("ddpm", sampler="euler")

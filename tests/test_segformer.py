@@ -9,13 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.augmentations.classic import create as classic
+from baselines.augmentations.classic import ClassicAugmentation
 from baselines.detectors.losses import heatmap_probabilities, landmark_heatmap_loss, to_output_grid
 from baselines.detectors.segformer import (
     SegformerDetector,
     SegformerNet,
     SegformerSettings,
-    create_segformer,
     search_space,
 )
 from benchmark.detector import FitContext
@@ -38,10 +37,10 @@ HEIGHT, WIDTH = 30, 34
 
 def train(masks: bool, epochs: int = 4, lr: float = 1e-2):
     seed_everything(0, torch.device("cpu"))
-    detector = create_segformer(**TINY)
+    detector = DETECTORS.create("segformer", **TINY)
     settings = TrainSettings(epochs=epochs, samples_per_epoch=32, batch_size=8, eval_batch_size=8, lr=lr,
                              warmup_epochs=0, patience=0)
-    context = FitContext(settings=settings, augmentation=classic(), protocol=SEGMENTATION if masks else LANDMARKS,
+    context = FitContext(settings=settings, augmentation=ClassicAugmentation(), protocol=SEGMENTATION if masks else LANDMARKS,
                          seed=3, device=torch.device("cpu"), progress=False)
     history = detector.fit(blobs(16, 1, masks), blobs(4, 2, masks), context)
     return detector, history
@@ -87,7 +86,7 @@ def test_registry_builds_the_published_sizes_and_tiny_overrides():
 ])
 def test_bad_settings_are_config_errors_naming_the_setting(params, setting):
     with pytest.raises(ConfigError, match=setting):
-        create_segformer(**params)
+        DETECTORS.create("segformer", **params)
 
 
 def test_search_space_suggests_valid_settings():
@@ -95,11 +94,11 @@ def test_search_space_suggests_valid_settings():
     for _ in range(5):
         params = search_space(study.ask())
         assert {"size", "sigma", "loss"} <= set(params)
-        assert isinstance(create_segformer(**params), SegformerDetector)
+        assert isinstance(DETECTORS.create("segformer", **params), SegformerDetector)
     fixed = search_space(optuna.trial.FixedTrial({"segformer.size": "b1", "segformer.sigma": 3.0,
                                                   "segformer.loss": "mse", "segformer.drop_path_rate": 0.0,
                                                   "segformer.classifier_dropout": 0.2}))
-    assert create_segformer(**fixed).settings == SegformerSettings(size="b1", sigma=3.0, loss="mse",
+    assert DETECTORS.create("segformer", **fixed).settings == SegformerSettings(size="b1", sigma=3.0, loss="mse",
                                                                    drop_path_rate=0.0, classifier_dropout=0.2)
 
 
@@ -143,7 +142,7 @@ class FixedOutput(nn.Module):
 def test_predict_decodes_the_stride_4_grid_back_to_working_pixels():
     """Logits = log of the training target: decoding recovers the landmarks to sub-pixel accuracy."""
     images = blobs(3, 7)
-    detector = create_segformer(**TINY, sigma=3.0)
+    detector = DETECTORS.create("segformer", **TINY, sigma=3.0)
     grid = to_output_grid(torch.from_numpy(images.landmarks), 4)
     detector.model = FixedOutput(gaussian_heatmaps(grid, (8, 9), 3.0 / 4).clamp_min(1e-30).log())
     predicted = detector.predict(images).landmarks

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.augmentations.classic import create as classic
+from baselines.augmentations.classic import ClassicAugmentation
 from baselines.detectors.heatmap import HeatmapDetector, HeatmapSettings
 from benchmark.detector import FitContext
 from benchmark.errors import ConfigError
@@ -31,7 +31,7 @@ def train(tmp_path, epochs=3, resume=False, stop_at=None, patience=0, lr=2e-3, c
         if stop_at is not None and epoch == stop_at:
             raise KeyboardInterrupt
 
-    context = FitContext(settings=settings, augmentation=classic(), protocol=PROTOCOL, seed=5,
+    context = FitContext(settings=settings, augmentation=ClassicAugmentation(), protocol=PROTOCOL, seed=5,
                          device=torch.device("cpu"), checkpoint_dir=tmp_path, on_epoch=on_epoch,
                          resume=resume, progress=False)
     training = blobs(12, 1, size=(32, 32))

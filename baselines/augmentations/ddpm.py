@@ -32,7 +32,6 @@ from baselines.diffusion import (
     train_diffusion,
 )
 from benchmark.augmentation import composition_search_space
-from benchmark.config import build
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS
 
@@ -88,8 +87,6 @@ def search_space(trial) -> dict:
             "label_weight": trial.suggest_float("ddpm.label_weight", 1.0, 30.0, log=True)}
 
 
-@AUGMENTATIONS.register("ddpm", "DDPM-2ch: a DDPM on [image, heatmap of all landmarks | mask], labels read back "
-                                "by peaks + MRF + shape model (Hadzic et al. 2024)",
-                       search_space=search_space)
-def create(**params) -> DDPMAugmentation:
-    return DDPMAugmentation(build(DDPMSettings, params, "ddpm"))
+AUGMENTATIONS.register("ddpm", "DDPM-2ch: a DDPM on [image, heatmap of all landmarks | mask], labels read back "
+                               "by peaks + MRF + shape model (Hadzic et al. 2024)",
+                       settings=DDPMSettings, search_space=search_space)(DDPMAugmentation)

@@ -37,7 +37,6 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from baselines.augmentations.two_channel import TwoChannelGenerator, TwoChannelSettings, batch_indices, stages
 from benchmark.augmentation import composition_search_space
-from benchmark.config import build
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS
 
@@ -176,8 +175,6 @@ class GANAugmentation(TwoChannelGenerator):
         return torch.cat(samples).cpu().numpy()
 
 
-@AUGMENTATIONS.register("gan", "DCGAN (spectral-norm discriminator, hinge loss) on [image, label channel] "
-                               "samples; labels read back from the generated channel",
-                       search_space=composition_search_space("gan"))
-def create(**params) -> GANAugmentation:
-    return GANAugmentation(build(GANSettings, params, "gan augmentation"))
+AUGMENTATIONS.register("gan", "DCGAN (spectral-norm discriminator, hinge loss) on [image, label channel] "
+                              "samples; labels read back from the generated channel",
+                       settings=GANSettings, search_space=composition_search_space("gan"))(GANAugmentation)

@@ -86,7 +86,6 @@ from baselines.augmentations.two_channel import batch_indices, resize
 from baselines.diffusion import DiffusionRecipe, denoise_from, scheduler_for, train_diffusion
 from baselines.networks.diffusion_unet import build_unet
 from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
-from benchmark.config import build
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS
@@ -461,10 +460,8 @@ def search_space(trial) -> dict:
             "synthetic_ratio": trial.suggest_float(f"{WHAT}.synthetic_ratio", 0.25, 4.0, log=True)}
 
 
-@AUGMENTATIONS.register(WHAT, "anatomy-guided latent blending (Lim et al. 2024): a labelled image's latent "
-                              "inside its dilated label map, an SSIM-top-k unlabelled partner's outside, "
-                              "partly noised and denoised by a latent DDPM; keeps the labelled image's "
-                              "labels",
-                        search_space=search_space)
-def create(**params) -> LatentBlendAugmentation:
-    return LatentBlendAugmentation(build(LatentBlendSettings, params, f"{WHAT} augmentation"))
+AUGMENTATIONS.register(WHAT, "anatomy-guided latent blending (Lim et al. 2024): a labelled image's latent "
+                             "inside its dilated label map, an SSIM-top-k unlabelled partner's outside, "
+                             "partly noised and denoised by a latent DDPM; keeps the labelled image's "
+                             "labels",
+                       settings=LatentBlendSettings, search_space=search_space)(LatentBlendAugmentation)

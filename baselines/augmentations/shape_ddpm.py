@@ -7,8 +7,8 @@ beat joint image+label generation; the suite measures it against DDPM-2ch under 
    grid (h, w): the displacement field ``d`` is a ``deformation_grid x deformation_grid`` lattice of
    ``N(0, deformation_px^2)`` offsets per axis, upsampled bicubically to (h, w) (``align_corners=True``).
    Landmarks move forward, ``p' = p + d(p)``, and the deformed shape must pass the training shape model
-   (:class:`~baselines.augmentations.labels.shape_model.ShapeModel`, Hotelling quantile ``shape_quantile``) and stay
-   inside the image, else the draw is repeated (up to ``max_label_tries``, then the undeformed shape).
+   (:class:`~baselines.augmentations.labels.shape_model.ShapeModel`, Hotelling quantile
+   ``shape_quantile``) and stay inside the image, else the draw is repeated (up to ``max_label_tries``, then the undeformed shape).
    Masks are pulled back, ``m'(p) = m(p - d(p))`` (nearest), the inverse map to first order for a smooth
    ``d``.
 2. **Label channel.** The heatmap of all landmarks (std ``heatmap_sigma`` generator pixels, peak 1) or
@@ -41,7 +41,6 @@ from baselines.augmentations.two_channel import (
 )
 from baselines.diffusion import DiffusionGeneratorSettings, sample, scheduler_for, train_diffusion
 from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet, composition_search_space
-from benchmark.config import build
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from baselines.augmentations.labels.peaks import render_landmark_heatmap
@@ -245,11 +244,10 @@ def search_space(trial) -> dict:
     }
 
 
-@AUGMENTATIONS.register(
+AUGMENTATIONS.register(
     "shape-ddpm",
     "labels first: a deformed training label, rendered, and the image from a DDPM "
     "conditioned on it (labels exact by construction)",
+    settings=ShapeDDPMSettings,
     search_space=search_space,
-)
-def create(**params) -> ShapeDDPMAugmentation:
-    return ShapeDDPMAugmentation(build(ShapeDDPMSettings, params, "shape-ddpm"))
+)(ShapeDDPMAugmentation)

@@ -39,7 +39,6 @@ from torch import nn
 
 from baselines.augmentations.two_channel import TwoChannelGenerator, TwoChannelSettings, batch_indices, stages
 from benchmark.augmentation import composition_search_space
-from benchmark.config import build
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS
 
@@ -153,9 +152,7 @@ class VAEAugmentation(TwoChannelGenerator):
         return torch.cat(samples).cpu().numpy()
 
 
-@AUGMENTATIONS.register("vae", "convolutional VAE on [image, label channel] samples; labels read back "
-                                "from the generated channel (heatmap peaks + MRF + shape model, or thresholded mask)",
-                       search_space=composition_search_space("vae"))
-def create(**params) -> VAEAugmentation:
-    return VAEAugmentation(build(VAESettings, params, "vae augmentation"))
+AUGMENTATIONS.register("vae", "convolutional VAE on [image, label channel] samples; labels read back "
+                              "from the generated channel (heatmap peaks + MRF + shape model, or thresholded mask)",
+                       settings=VAESettings, search_space=composition_search_space("vae"))(VAEAugmentation)
 

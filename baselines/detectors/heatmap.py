@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from baselines.detectors.dense import DenseDetector
 from baselines.detectors.losses import HEATMAP_LOSSES
 from baselines.networks.timm_unet import TimmUNet, check_encoder
-from benchmark.config import build
 from benchmark.errors import ConfigError
 from benchmark.registry import DETECTORS
 
@@ -64,7 +63,5 @@ def search_space(trial) -> dict:
             "loss": trial.suggest_categorical("heatmap.loss", list(HEATMAP_LOSSES))}
 
 
-@DETECTORS.register("heatmap", "U-Net heatmap regression with a timm encoder (random init); mask head for segmentation",
-                    search_space=search_space)
-def create_heatmap(**params) -> HeatmapDetector:
-    return HeatmapDetector(build(HeatmapSettings, params, "heatmap detector"))
+DETECTORS.register("heatmap", "U-Net heatmap regression with a timm encoder (random init); mask head for segmentation",
+                   settings=HeatmapSettings, search_space=search_space)(HeatmapDetector)

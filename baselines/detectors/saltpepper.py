@@ -91,7 +91,6 @@ from baselines.diffusion import (
     training_target,
 )
 from baselines.networks.diffusion_unet import build_unet
-from benchmark.config import build
 from benchmark.data.imageset import ImageSet
 from benchmark.detector import Detector, FitContext, Prediction, train_in_context
 from benchmark.errors import ConfigError
@@ -428,8 +427,6 @@ def search_space(trial) -> dict[str, Any]:
     }
 
 
-@DETECTORS.register("saltpepper", "salt & pepper heatmaps: conditional diffusion over few-hot landmark heatmaps "
-                                  "(Wyatt 2024), single- or multi-step, with sample spread as uncertainty",
-                    search_space=search_space)
-def create_saltpepper(**params) -> SaltPepperDetector:
-    return SaltPepperDetector(build(SaltPepperSettings, params, f"{WHAT} detector"))
+DETECTORS.register(WHAT, "salt & pepper heatmaps: conditional diffusion over few-hot landmark heatmaps "
+                         "(Wyatt 2024), single- or multi-step, with sample spread as uncertainty",
+                   settings=SaltPepperSettings, search_space=search_space)(SaltPepperDetector)

@@ -38,7 +38,6 @@ from torch import nn
 
 from baselines.detectors.dense import DenseDetector
 from baselines.detectors.losses import HEATMAP_LOSSES
-from benchmark.config import build
 from benchmark.errors import ConfigError
 from benchmark.registry import DETECTORS
 
@@ -156,10 +155,10 @@ class SegformerDetector(DenseDetector):
 def search_space(trial) -> dict[str, Any]:
     """Detector settings for an Optuna sweep, independent of the learning rate (the ``train`` section
     is swept separately), named ``segformer.<setting>`` in the trial: the encoder size, the heatmap
-    target's std and loss (used by landmark tasks only) and the two regularisers. Returns keyword
-    arguments for :func:`create_segformer`::
+    target's std and loss (used by landmark tasks only) and the two regularisers. Returns the detector's
+    parameter block::
 
-        detector = create_segformer(**search_space(trial))
+        detector = DETECTORS.create("segformer", **search_space(trial))
     """
     return {
         "size": trial.suggest_categorical("segformer.size", list(SIZES)),
@@ -170,9 +169,7 @@ def search_space(trial) -> dict[str, Any]:
     }
 
 
-@DETECTORS.register("segformer", "SegFormer (MiT encoder + all-MLP decoder, transformers, random init) at stride 4; "
-                                 "mask or landmark heatmaps",
-                    search_space=search_space)
-def create_segformer(**params) -> SegformerDetector:
-    return SegformerDetector(build(SegformerSettings, params, "segformer detector"))
+DETECTORS.register("segformer", "SegFormer (MiT encoder + all-MLP decoder, transformers, random init) at stride 4; "
+                                "mask or landmark heatmaps",
+                   settings=SegformerSettings, search_space=search_space)(SegformerDetector)
 
