@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -32,6 +32,9 @@ from benchmark.registry import AUGMENTATIONS, augmentation_parts
 from benchmark.training.batch import Batch
 
 
+COMPOSITIONS = ("real", "synthetic", "real+synthetic")
+
+
 @dataclass(frozen=True)
 class CompositionSettings:
     """How a generated set joins the real one (see :func:`benchmark.synthetic.compose`)."""
@@ -39,6 +42,37 @@ class CompositionSettings:
     composition: Literal["real", "synthetic", "real+synthetic"] = "real+synthetic"
     n_synthetic: int | None = None
     synthetic_ratio: float = 1.0
+
+
+@dataclass(frozen=True)
+class GeneratorSettings(CompositionSettings):
+    """The base of every generator's settings, declaring once what they share: how the generated set joins
+    the real one (:class:`CompositionSettings`) and how many samples are generated, ``n_samples`` or, where
+    that is ``None``, ``samples_ratio`` times the training set (:meth:`n_to_generate`). A generator's
+    settings add their own fields and name the method in ``method``, which starts its error messages."""
+
+    method: ClassVar[str] = "generator"
+
+    n_samples: int | None = None
+    samples_ratio: float = 1.0
+
+    def __post_init__(self) -> None:
+        what = self.method
+        if self.composition not in COMPOSITIONS:
+            raise ConfigError(f"{what}: composition must be real, synthetic or real+synthetic, "
+                              f"got {self.composition!r}")
+        if self.synthetic_ratio < 0:
+            raise ConfigError(f"{what}: synthetic_ratio must be >= 0, got {self.synthetic_ratio}")
+        if self.n_samples is not None and self.n_samples < 1:
+            raise ConfigError(f"{what}: n_samples must be >= 1 or null, got {self.n_samples}")
+        if self.samples_ratio <= 0:
+            raise ConfigError(f"{what}: samples_ratio must be > 0, got {self.samples_ratio}")
+
+    def n_to_generate(self, n_train: int) -> int:
+        """``n_samples`` if set, else ``round(samples_ratio * n_train)`` (at least 1)."""
+        if self.n_samples is not None:
+            return int(self.n_samples)
+        return max(1, round(self.samples_ratio * n_train))
 
 
 def composition_search_space(name: str):
@@ -64,7 +98,8 @@ class SyntheticSet:
 
 
 class Augmentation:
-    """Base class and the ``none`` strategy. Generators set :attr:`composition` from their settings."""
+    """Base class and the ``none`` strategy. Generators set :attr:`composition` to their settings (a
+    :class:`GeneratorSettings`)."""
 
     name: str = "none"
     composition: CompositionSettings | None = None

@@ -45,6 +45,7 @@ class DDPMSettings(DiffusionGeneratorSettings, TwoChannelSettings):
     method: ClassVar[str] = "ddpm"
 
     samples_ratio: float = 0.2
+    train_steps: int = 2500
     label_weight: float = 1.0
 
     def __post_init__(self) -> None:

@@ -49,8 +49,8 @@ class GANSettings(TwoChannelSettings):
 
     z_dim: int = 64
     channels: int = 16
-    train_steps: int = 1000
-    batch_size: int = 32
+    train_steps: int = 300
+    batch_size: int = 16
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)

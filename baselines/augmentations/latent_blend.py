@@ -73,7 +73,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -85,7 +85,7 @@ from tqdm.auto import tqdm
 from baselines.augmentations.two_channel import batch_indices, resize
 from baselines.diffusion import DiffusionRecipe, denoise_from, scheduler_for, train_diffusion
 from baselines.networks.diffusion_unet import build_unet
-from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
+from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS
@@ -97,16 +97,15 @@ WHAT = "latent-blend"
 
 
 @dataclass(frozen=True)
-class LatentBlendSettings:
-    """Composition (as :class:`~benchmark.augmentation.CompositionSettings`), the autoencoder, the latent
-    DDPM, partner selection, blending and sampling (module docstring). The defaults fit a 2-core CPU
+class LatentBlendSettings(GeneratorSettings):
+    """Composition and sample count (as every :class:`~benchmark.augmentation.GeneratorSettings`), the
+    autoencoder, the latent DDPM, partner selection, blending and sampling (module docstring). The defaults fit a 2-core CPU
     budget of a few minutes on the canal phantoms; the paper's networks are far larger and longer
     trained. ``strength`` 0.2 because the DDPM of that budget paints streaks into the image from about
     0.3 on and erases the anatomy at 0.5; a well-trained DDPM can start from more noise."""
 
-    composition: Literal["real", "synthetic", "real+synthetic"] = "real+synthetic"
-    n_synthetic: int | None = None
-    synthetic_ratio: float = 1.0
+    method: ClassVar[str] = WHAT
+
     image_size: tuple[int, int] | None = None
     ae_block_out_channels: tuple[int, ...] = field(default=(16, 32, 32))
     ae_layers_per_block: int = 1
@@ -132,15 +131,11 @@ class LatentBlendSettings:
     landmark_radius: float = 6.0
     strength: float = 0.2
     denoise_steps: int = 25
-    n_samples: int | None = None
-    samples_ratio: float = 1.0
     sample_batch_size: int = 32
     amp: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.composition not in ("real", "synthetic", "real+synthetic"):
-            raise ConfigError(f"{WHAT}: composition must be real, synthetic or real+synthetic, "
-                              f"got {self.composition!r}")
+        super().__post_init__()
         for name in ("ae_block_out_channels", "unet_block_out_channels"):
             channels = tuple(int(c) for c in getattr(self, name))
             if not channels or min(channels) < 1:
@@ -182,10 +177,6 @@ class LatentBlendSettings:
             raise ConfigError(f"{WHAT}: landmark_radius must be > 0 pixels, got {self.landmark_radius}")
         if self.kl_weight < 0 or self.ae_lr <= 0 or self.ddpm_lr <= 0:
             raise ConfigError(f"{WHAT}: kl_weight must be >= 0, ae_lr and ddpm_lr > 0")
-        if self.n_samples is not None and self.n_samples < 1:
-            raise ConfigError(f"{WHAT}: n_samples must be >= 1 or null, got {self.n_samples}")
-        if self.samples_ratio <= 0:
-            raise ConfigError(f"{WHAT}: samples_ratio must be > 0, got {self.samples_ratio}")
 
     @property
     def downsampling(self) -> int:
@@ -348,8 +339,7 @@ class LatentBlendAugmentation(Augmentation):
 
     def __init__(self, settings: LatentBlendSettings):
         self.settings = settings
-        self.composition = CompositionSettings(settings.composition, settings.n_synthetic,
-                                               settings.synthetic_ratio)
+        self.composition = settings
 
     def check(self, working_size: tuple[int, int]) -> None:
         self.settings.grid(working_size)
@@ -390,7 +380,7 @@ class LatentBlendAugmentation(Augmentation):
         pool = unlabelled.images if has_pool else train.images
         k = min(s.top_k, len(pool) - (0 if has_pool else 1))
         partners, partner_ssim = ssim_partners(train.images, pool, k, s.ssim_downsample, not has_pool)
-        n = s.n_samples if s.n_samples is not None else max(1, round(s.samples_ratio * len(train)))
+        n = s.n_to_generate(len(train))
         pairs = round_robin_pairs(len(train), k, n)
         z_labelled = latents[:len(train)]
         z_pool = latents[len(train):] if has_pool else z_labelled

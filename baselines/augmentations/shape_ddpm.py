@@ -35,12 +35,11 @@ from baselines.augmentations.two_channel import (
     TwoChannelSettings,
     encode_two_channel,
     generated_image_set,
-    n_to_generate,
     rescale_points,
     resize,
 )
 from baselines.diffusion import DiffusionGeneratorSettings, sample, scheduler_for, train_diffusion
-from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet, composition_search_space
+from benchmark.augmentation import Augmentation, SyntheticSet, composition_search_space
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from baselines.augmentations.labels.peaks import render_landmark_heatmap
@@ -58,6 +57,7 @@ class ShapeDDPMSettings(DiffusionGeneratorSettings, TwoChannelSettings):
 
     method: ClassVar[str] = "shape-ddpm"
 
+    train_steps: int = 1500
     deformation_px: float = 2.0
     deformation_grid: int = 4
     max_label_tries: int = 20
@@ -119,9 +119,7 @@ class ShapeDDPMAugmentation(Augmentation):
 
     def __init__(self, settings: ShapeDDPMSettings):
         self.settings = settings
-        self.composition = CompositionSettings(
-            settings.composition, settings.n_synthetic, settings.synthetic_ratio
-        )
+        self.composition = settings
 
     def fit(self, pairs: torch.Tensor, seed: int, device: torch.device) -> dict[str, float]:
         """Step 3's training: the image DDPM on (N, 2, h, w) ``pairs`` in [-1, 1] (image, label channel),
@@ -194,7 +192,7 @@ class ShapeDDPMAugmentation(Augmentation):
             losses = self.fit(pairs, seed, device)
         train_seconds = time.perf_counter() - started
 
-        n = n_to_generate(s, len(train))
+        n = s.n_to_generate(len(train))
         rng = np.random.default_rng(seed + 1)
         started = time.perf_counter()
         if train.landmarks is not None:

@@ -36,13 +36,13 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
+from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from baselines.augmentations.labels.mask_check import MaskPlausibility
@@ -54,11 +54,10 @@ from benchmark.training.device import pick_device
 
 
 @dataclass(frozen=True)
-class TwoChannelSettings:
-    """What every two-channel generator shares: composition (as
-    :class:`~benchmark.augmentation.CompositionSettings`), the generator grid ``image_size`` (``None``: the
-    working size times ``grid_scale``, see :meth:`grid`), how many samples (``n_samples``, or
-    ``samples_ratio`` times the training set size when it is ``None``), the heatmap std, and the label
+class TwoChannelSettings(GeneratorSettings):
+    """What every two-channel generator shares: composition and sample count (as every
+    :class:`~benchmark.augmentation.GeneratorSettings`), the generator grid ``image_size`` (``None``: the
+    working size times ``grid_scale``, see :meth:`grid`), the heatmap std, and the label
     reader (``peak_threshold`` relative to the heatmap maximum, ``peak_noise_std`` pixels,
     ``extra_peak_tolerance`` peaks beyond K, ``shape_quantile`` the Hotelling quantile above which a shape
     is implausible, ``merge_distance`` generator pixels: how close two landmarks must come in some
@@ -67,13 +66,8 @@ class TwoChannelSettings:
 
     method: ClassVar[str] = "two-channel generator"
 
-    composition: Literal["real", "synthetic", "real+synthetic"] = "real+synthetic"
-    n_synthetic: int | None = None
-    synthetic_ratio: float = 1.0
     image_size: tuple[int, int] | None = None
     grid_scale: float = 1.0
-    n_samples: int | None = None
-    samples_ratio: float = 1.0
     heatmap_sigma: float = 1.0
     quality_filter: bool = True
     peak_threshold: float = 0.3
@@ -83,10 +77,8 @@ class TwoChannelSettings:
     merge_distance: float | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         what = self.method
-        if self.composition not in ("real", "synthetic", "real+synthetic"):
-            raise ConfigError(f"{what}: composition must be real, synthetic or real+synthetic, "
-                              f"got {self.composition!r}")
         if self.image_size is not None:
             size = tuple(int(v) for v in self.image_size)
             if len(size) != 2 or min(size) < 8:
@@ -95,10 +87,8 @@ class TwoChannelSettings:
             self.check_size(size)
         if not 0 < self.grid_scale <= 1:
             raise ConfigError(f"{what}: grid_scale must be in (0, 1], got {self.grid_scale}")
-        if self.heatmap_sigma <= 0 or self.samples_ratio <= 0 or self.synthetic_ratio < 0:
-            raise ConfigError(f"{what}: heatmap_sigma and samples_ratio must be > 0, synthetic_ratio >= 0")
-        if self.n_samples is not None and self.n_samples < 1:
-            raise ConfigError(f"{what}: n_samples must be >= 1 or null, got {self.n_samples}")
+        if self.heatmap_sigma <= 0:
+            raise ConfigError(f"{what}: heatmap_sigma must be > 0, got {self.heatmap_sigma}")
         if not 0 < self.peak_threshold < 1 or not 0 < self.shape_quantile < 1 or self.extra_peak_tolerance < 0:
             raise ConfigError(f"{what}: peak_threshold and shape_quantile must be in (0, 1), "
                               "extra_peak_tolerance >= 0")
@@ -140,7 +130,7 @@ class TwoChannelGenerator(Augmentation, ABC):
 
     def __init__(self, settings: TwoChannelSettings):
         self.settings = settings
-        self.composition = CompositionSettings(settings.composition, settings.n_synthetic, settings.synthetic_ratio)
+        self.composition = settings
 
     @abstractmethod
     def fit(self, data: torch.Tensor, seed: int, device: torch.device) -> dict[str, float]:
@@ -164,7 +154,7 @@ class TwoChannelGenerator(Augmentation, ABC):
             torch.manual_seed(seed)
             losses = self.fit(data, seed, device)
         train_seconds = time.perf_counter() - started
-        n = n_to_generate(s, len(train))
+        n = s.n_to_generate(len(train))
         started = time.perf_counter()
         samples = self.sample(n, seed, device)
         sampling_seconds = time.perf_counter() - started
@@ -182,13 +172,6 @@ def stages(size: tuple[int, int]) -> int:
         side //= 2
         levels += 1
     return levels
-
-
-def n_to_generate(settings: TwoChannelSettings, n_train: int) -> int:
-    """``n_samples`` if set, else ``round(samples_ratio * n_train)`` (at least 1)."""
-    if settings.n_samples is not None:
-        return int(settings.n_samples)
-    return max(1, round(settings.samples_ratio * n_train))
 
 
 def batch_indices(n: int, batch_size: int, steps: int, generator: torch.Generator):

@@ -53,8 +53,8 @@ class VAESettings(TwoChannelSettings):
     channels: int = 16
     latent_dim: int = 64
     beta: float = 0.5
-    train_steps: int = 1000
-    batch_size: int = 32
+    train_steps: int = 2000
+    batch_size: int = 16
     lr: float = 1e-3
     latent_sampling: Literal["prior", "posterior"] = "prior"
     label_weight: float = 1.0

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from baselines.detectors.dense import DenseDetector
 from baselines.detectors.losses import HEATMAP_LOSSES
 from baselines.networks.timm_unet import TimmUNet, check_encoder
+from benchmark.checks import is_number
 from benchmark.errors import ConfigError
 from benchmark.registry import DETECTORS
 
@@ -33,7 +34,7 @@ from benchmark.registry import DETECTORS
 @dataclass(frozen=True)
 class HeatmapSettings:
     encoder: str = "resnet18"
-    decoder_channels: list[int] = field(default_factory=lambda: [128, 64, 32, 32, 32])
+    decoder_channels: list[int] = field(default_factory=lambda: [128, 64, 32, 32, 16])
     sigma: float = 2.0
     loss: str = "softmax-ce"
     output_stride: int = 2
@@ -46,8 +47,7 @@ class HeatmapDetector(DenseDetector):
         if settings.loss not in HEATMAP_LOSSES:
             raise ConfigError(f"heatmap: loss must be one of {', '.join(HEATMAP_LOSSES)}, got {settings.loss!r}")
         check_encoder(settings.encoder, settings.decoder_channels, settings.output_stride, "heatmap")
-        if not isinstance(settings.sigma, (int, float)) or isinstance(settings.sigma, bool) \
-                or not 0 < settings.sigma < math.inf:
+        if not is_number(settings.sigma) or not 0 < settings.sigma < math.inf:
             raise ConfigError(f"heatmap: sigma must be a finite number > 0 (working pixels), got {settings.sigma!r}")
         super().__init__(settings)
 

@@ -108,7 +108,7 @@ class SaltPepperSettings:
     """Every knob of the detector (see the module docstring for the method)."""
 
     # network
-    block_out_channels: tuple[int, ...] = field(default=(32, 64, 64, 128))
+    block_out_channels: tuple[int, ...] = field(default=(16, 32, 32, 64))
     layers_per_block: int = 1
     attention_levels: int = 1
     output_stride: int = 2

@@ -38,6 +38,7 @@ from torch import nn
 
 from baselines.detectors.dense import DenseDetector
 from baselines.detectors.losses import HEATMAP_LOSSES
+from benchmark.checks import is_integer, is_number
 from benchmark.errors import ConfigError
 from benchmark.registry import DETECTORS
 
@@ -76,11 +77,11 @@ class SegformerSettings:
             raise ConfigError(f"segformer setting size must be one of {', '.join(SIZES)}, got {self.size!r}")
         if self.loss not in HEATMAP_LOSSES:
             raise ConfigError(f"segformer setting loss must be one of {', '.join(HEATMAP_LOSSES)}, got {self.loss!r}")
-        if not _is_number(self.sigma) or self.sigma <= 0:
+        if not is_number(self.sigma) or self.sigma <= 0:
             raise ConfigError(f"segformer setting sigma must be a positive number, got {self.sigma!r}")
         for name in ("drop_path_rate", "classifier_dropout"):
             value = getattr(self, name)
-            if not _is_number(value) or not 0 <= value < 1:
+            if not is_number(value) or not 0 <= value < 1:
                 raise ConfigError(f"segformer setting {name} must be in [0, 1), got {value!r}")
         for name in ("hidden_sizes", "depths", "num_attention_heads"):
             value = getattr(self, name)
@@ -107,12 +108,8 @@ class SegformerSettings:
         }
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return is_integer(value) and value > 0
 
 
 class SegformerNet(nn.Module):
