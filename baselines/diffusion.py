@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -275,6 +276,24 @@ def train_diffusion(
                           seconds=time.perf_counter() - started)
 
 
+def reference_loss(data: torch.Tensor, recipe: DiffusionRecipe,
+                   condition: torch.Tensor | None = None) -> Callable[[torch.nn.Module], torch.Tensor]:
+    """:func:`train_diffusion`'s loss as a function of the network, for ``benchmark perf``'s reference loop:
+    every call draws a batch of ``data`` (already on its device; ``condition`` paired row by row),
+    timesteps and noise from torch's global generator on that device, with nothing else around it."""
+    abar = scheduler_for(recipe).alphas_cumprod.to(data.device)
+
+    def loss_of(model: torch.nn.Module) -> torch.Tensor:
+        index = torch.randint(len(data), (recipe.batch_size,), device=data.device)
+        x0 = data[index]
+        t = torch.randint(recipe.num_train_timesteps, (recipe.batch_size,), device=data.device)
+        eps = torch.randn_like(x0)
+        cond = None if condition is None else condition[index]
+        output = model(_network_input(add_noise(x0, eps, abar[t]), cond), t).sample
+        return diffusion_loss(output, training_target(x0, eps, abar[t], recipe.prediction_type), abar[t], recipe)
+    return loss_of
+
+
 def ddim_update(
     x0: torch.Tensor,
     eps: torch.Tensor,
@@ -472,6 +491,10 @@ class DiffusionGeneratorSettings:
             channel_weights=channel_weights,
             ema_decay=self.ema_decay,
         )
+
+    def sampler_note(self) -> str:
+        """How samples are drawn, in words (``benchmark perf``): the DDIM steps; nothing for ``ddpm``."""
+        return f"sampler ddim, {self.ddim_steps} steps" if self.sampler == "ddim" else ""
 
     def size_multiple(self, size: tuple[int, int]) -> int:
         """Both sides of the grid must be multiples of this: the patch times one halving per level but

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 
@@ -30,6 +30,9 @@ from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS, augmentation_parts
 from benchmark.training.batch import Batch
+
+if TYPE_CHECKING:
+    from benchmark.perf.contract import PerfModel
 
 
 COMPOSITIONS = ("real", "synthetic", "real+synthetic")
@@ -136,6 +139,12 @@ class Augmentation:
     def metrics(self) -> dict[str, float]:
         """Counters accumulated while transforming (logged once at the end of training)."""
         return {}
+
+    def perf_models(self, train: ImageSet, device: torch.device) -> list[PerfModel]:
+        """The networks ``benchmark perf`` measures, one row each, at these settings on ``train`` (their data
+        prepared on ``device``; :mod:`benchmark.perf.contract`); every strategy that generates gives at least
+        one."""
+        return []
 
 
 def _role(part: Augmentation) -> str:

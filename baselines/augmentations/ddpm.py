@@ -26,13 +26,16 @@ import torch
 from baselines.augmentations.two_channel import TwoChannelGenerator, TwoChannelSettings
 from baselines.diffusion import (
     DiffusionGeneratorSettings,
+    DiffusionRecipe,
     denoise_from,
+    reference_loss,
     sample,
     scheduler_for,
     train_diffusion,
 )
 from benchmark.augmentation import composition_search_space
 from benchmark.errors import ConfigError
+from benchmark.perf.contract import Step, plain_step
 from benchmark.registry import AUGMENTATIONS
 
 
@@ -59,14 +62,33 @@ class DDPMAugmentation(TwoChannelGenerator):
     name = "ddpm"
     settings: DDPMSettings
 
+    def network(self, size: tuple[int, int]) -> torch.nn.Module:
+        """The randomly initialised U-Net on (2, h, w) samples of ``size`` (h, w)."""
+        return self.settings.unet(size, 2, 2)
+
+    def training_recipe(self) -> DiffusionRecipe:
+        """The diffusion recipe with the label channel weighted ``label_weight`` against 1 for the image."""
+        return self.settings.recipe((1.0, self.settings.label_weight))
+
     def fit(self, data: torch.Tensor, seed: int, device: torch.device) -> dict[str, float]:
         s = self.settings
         self.shape = tuple(data.shape[1:])
-        self.model = s.unet(self.shape[1:], 2, 2)
+        self.model = self.network(self.shape[1:])
         self.scheduler = scheduler_for(s.recipe())
-        report = train_diffusion(self.model, data, s.recipe((1.0, s.label_weight)), torch.Generator().manual_seed(seed),
+        report = train_diffusion(self.model, data, self.training_recipe(), torch.Generator().manual_seed(seed),
                                  device, s.amp, desc="ddpm training")
         return {"generator_final_loss": float(np.mean(report.losses[-max(1, len(report.losses) // 10):]))}
+
+    def networks(self) -> list[torch.nn.Module]:
+        return [self.model]
+
+    def reference_step(self, data: torch.Tensor, device: torch.device) -> Step:
+        s = self.settings
+        network = self.network(tuple(data.shape[-2:])).to(device)
+        return plain_step(network, reference_loss(data, self.training_recipe()), s.lr, device, s.amp)
+
+    def perf_note(self) -> str:
+        return self.settings.sampler_note()
 
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
         s = self.settings

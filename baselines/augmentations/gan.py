@@ -38,6 +38,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from baselines.augmentations.two_channel import TwoChannelGenerator, TwoChannelSettings, batch_indices, stages
 from benchmark.augmentation import composition_search_space
 from benchmark.errors import ConfigError
+from benchmark.perf.contract import Step
 from benchmark.registry import AUGMENTATIONS
 
 
@@ -165,6 +166,26 @@ class GANAugmentation(TwoChannelGenerator):
             z = torch.randn((len(real), s.z_dim), generator=self.noise, device=device)
             loss_d, loss_g = hinge_step(self.generator, self.discriminator, opt_g, opt_d, real, z, augment)
         return {"generator_final_loss_d": loss_d.item(), "generator_final_loss_g": loss_g.item()}
+
+    def networks(self) -> list[torch.nn.Module]:
+        return [self.generator, self.discriminator]
+
+    def reference_step(self, data: torch.Tensor, device: torch.device) -> Step:
+        """:func:`hinge_step` on fresh networks and optimisers, DiffAugment as configured."""
+        s = self.settings
+        size = tuple(data.shape[-2:])
+        generator = Generator(size, s.channels, s.z_dim).to(device)
+        discriminator = Discriminator(size, s.channels).to(device)
+        opt_g = torch.optim.Adam(generator.parameters(), lr=s.lr_g, betas=s.betas)
+        opt_d = torch.optim.Adam(discriminator.parameters(), lr=s.lr_d, betas=s.betas)
+        draws = torch.Generator().manual_seed(0)
+        augment = (lambda x: diff_augment(x, draws)) if s.diff_augment else None
+
+        def step() -> None:
+            real = data[torch.randint(len(data), (s.batch_size,), device=device)]
+            hinge_step(generator, discriminator, opt_g, opt_d, real, torch.randn((s.batch_size, s.z_dim), device=device),
+                       augment)
+        return step
 
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
         self.generator.eval()

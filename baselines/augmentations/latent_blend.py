@@ -67,12 +67,16 @@ VAE for 2,000 epochs on thousands of radiographs; here both networks are trained
 images and the whole unlabelled pool (all the data a fold may use), for far fewer steps by default. All
 randomness (weights, batches, crops, the forward noise) comes from ``seed``, so a seed gives the same set
 on the CPU.
+
+``benchmark perf`` measures two rows (:meth:`LatentBlendAugmentation.perf_models`): the autoencoder, whose
+sampling figure is the blend-free partial reverse process plus decoding of one sampling batch, and the
+latent U-Net, trained on the latents of an untrained autoencoder (speed does not depend on the weights).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -83,11 +87,12 @@ from skimage.metrics import structural_similarity
 from tqdm.auto import tqdm
 
 from baselines.augmentations.two_channel import batch_indices, resize
-from baselines.diffusion import DiffusionRecipe, denoise_from, scheduler_for, train_diffusion
+from baselines.diffusion import DiffusionRecipe, denoise_from, reference_loss, scheduler_for, train_diffusion
 from baselines.networks.diffusion_unet import build_unet
 from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
+from benchmark.perf.contract import PerfModel, plain_step
 from benchmark.registry import AUGMENTATIONS
 from benchmark.synthetic import nearest_training_ssim
 from benchmark.training.device import autocast, pick_device
@@ -235,6 +240,20 @@ def random_crops(data: torch.Tensor, index: torch.Tensor, crop: int | None,
     return torch.stack([data[i, :, y:y + ch, x:x + cw] for i, y, x in zip(index.tolist(), ys, xs)])
 
 
+def autoencoder_loss(ae: AutoencoderKL, x: torch.Tensor, s: LatentBlendSettings, generator: torch.Generator | None,
+                     device: torch.device) -> torch.Tensor:
+    """L_AE of the module docstring on the batch ``x`` (on ``device``); the reparameterisation noise is drawn
+    on the CPU from ``generator`` (``None``: torch's global generator)."""
+    with autocast(device, s.amp):
+        posterior = ae.encode(x).latent_dist
+        mean, log_var = posterior.mean.float(), posterior.logvar.float()
+        z = mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator).to(device)
+        x_hat = ae.decode(z).sample.float()
+    error = (x_hat - x).abs() if s.ae_loss == "l1" else (x_hat - x) ** 2
+    kl = 0.5 * (mean**2 + log_var.exp() - 1 - log_var)
+    return error.mean() + s.kl_weight * kl.mean()
+
+
 def train_autoencoder(ae: AutoencoderKL, data: torch.Tensor, s: LatentBlendSettings, seed: int,
                       device: torch.device) -> list[float]:
     """Fit ``ae`` to ``data`` (N, 1, h, w) in [-1, 1] with L_AE of the module docstring; the losses."""
@@ -245,14 +264,7 @@ def train_autoencoder(ae: AutoencoderKL, data: torch.Tensor, s: LatentBlendSetti
     batches = batch_indices(len(data), s.ae_batch_size, s.ae_steps, generator)
     for index in tqdm(batches, total=s.ae_steps, desc="latent-blend autoencoder", disable=None, leave=False):
         x = random_crops(data, index, s.ae_crop, generator).to(device)
-        with autocast(device, s.amp):
-            posterior = ae.encode(x).latent_dist
-            mean, log_var = posterior.mean.float(), posterior.logvar.float()
-            z = mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator).to(device)
-            x_hat = ae.decode(z).sample.float()
-        error = (x_hat - x).abs() if s.ae_loss == "l1" else (x_hat - x) ** 2
-        kl = 0.5 * (mean**2 + log_var.exp() - 1 - log_var)
-        loss = error.mean() + s.kl_weight * kl.mean()
+        loss = autoencoder_loss(ae, x, s, generator, device)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -409,6 +421,52 @@ class LatentBlendAugmentation(Augmentation):
         partner_ids = unlabelled.ids if has_pool else train.ids
         return self._result(train, partner_ids, pairs, partners, partner_ssim, np.concatenate(decoded), seed,
                             metrics)
+
+    def perf_models(self, train: ImageSet, device: torch.device) -> list[PerfModel]:
+        """The autoencoder and the latent U-Net (module docstring): each ``train`` call trains fresh networks by
+        :func:`train_autoencoder` (on whole training images) or :func:`train_diffusion` (on their latents);
+        the references are :func:`autoencoder_loss` on ``ae_batch_size`` crops and the latent diffusion
+        loss."""
+        s = self.settings
+        size = s.grid(train.image_size)
+        data = torch.from_numpy(resize(train.images, size) * 2 - 1)[:, None]
+        latest = {"autoencoder": build_autoencoder(s), "unet": s.unet(size).to(device)}
+        latents = encode(latest["autoencoder"], data, s.sample_batch_size, device, s.amp)
+        recipe = s.recipe()
+        crops = data[:s.ae_batch_size, :, :s.ae_crop or size[0], :s.ae_crop or size[1]]
+        z = latents[:s.sample_batch_size]
+        noise = torch.randn(z.shape)
+        scheduler = scheduler_for(recipe, clip_sample=False)
+
+        def train_autoencoder_for(steps: int, batch_size: int, device: torch.device) -> dict[str, float]:
+            latest["autoencoder"] = build_autoencoder(s)
+            one_run = replace(s, ae_steps=steps, ae_batch_size=batch_size)
+            return {"ae_final_loss": final_loss(train_autoencoder(latest["autoencoder"], data, one_run, 0, device))}
+
+        def train_unet_for(steps: int, batch_size: int, device: torch.device) -> dict[str, float]:
+            latest["unet"] = s.unet(size)
+            report = train_diffusion(latest["unet"], latents, replace(recipe, steps=steps, batch_size=batch_size),
+                                     torch.Generator().manual_seed(0), device, s.amp, progress=False)
+            return {"ddpm_final_loss": final_loss(report.losses)}
+
+        def autoencoder_reference(device: torch.device):
+            x = crops.to(device)
+            return plain_step(build_autoencoder(s).to(device), lambda ae: autoencoder_loss(ae, x, s, None, device),
+                              s.ae_lr, device, s.amp)
+
+        @torch.no_grad()
+        def sample(n: int, device: torch.device) -> int:
+            latest["autoencoder"].decode(denoise_from(latest["unet"], scheduler, z, s.strength, s.denoise_steps,
+                                                      noise, device, s.amp))
+            return len(z)
+
+        return [PerfModel(f"{WHAT} autoencoder", s.ae_batch_size, s.ae_steps, train_autoencoder_for,
+                          lambda: [latest["autoencoder"]], autoencoder_reference, sample,
+                          f"sampling: {s.denoise_steps} DDIM steps from strength {s.strength} + decode"),
+                PerfModel(f"{WHAT} latent ddpm", s.ddpm_batch_size, s.ddpm_steps, train_unet_for, lambda: [latest["unet"]],
+                          lambda device: plain_step(s.unet(size).to(device), reference_loss(latents.to(device), recipe),
+                                                    s.ddpm_lr, device, s.amp),
+                          None, "sampled with the autoencoder row")]
 
     def _result(self, train: ImageSet, partner_ids: list[str], pairs: list[tuple[int, int]],
                 partners: np.ndarray, partner_ssim: np.ndarray, decoded: np.ndarray, seed: int,

@@ -35,13 +35,15 @@ from baselines.augmentations.two_channel import (
     TwoChannelSettings,
     encode_two_channel,
     generated_image_set,
+    perf_model,
     rescale_points,
     resize,
 )
-from baselines.diffusion import DiffusionGeneratorSettings, sample, scheduler_for, train_diffusion
+from baselines.diffusion import DiffusionGeneratorSettings, reference_loss, sample, scheduler_for, train_diffusion
 from benchmark.augmentation import Augmentation, SyntheticSet, composition_search_space
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
+from benchmark.perf.contract import PerfModel, Step, plain_step
 from baselines.augmentations.labels.peaks import render_landmark_heatmap
 from baselines.augmentations.labels.shape_model import ShapeModel
 from benchmark.registry import AUGMENTATIONS
@@ -121,11 +123,16 @@ class ShapeDDPMAugmentation(Augmentation):
         self.settings = settings
         self.composition = settings
 
+    def network(self, size: tuple[int, int]) -> torch.nn.Module:
+        """The randomly initialised U-Net that sees ``[x_t, label channel]`` of ``size`` (h, w) and denoises
+        the image channel."""
+        return self.settings.unet(size, 2, 1)
+
     def fit(self, pairs: torch.Tensor, seed: int, device: torch.device) -> dict[str, float]:
         """Step 3's training: the image DDPM on (N, 2, h, w) ``pairs`` in [-1, 1] (image, label channel),
         conditioned on the label channel, kept as ``self.model``; returns the final-loss metric."""
         s = self.settings
-        self.model = s.unet(tuple(pairs.shape[-2:]), 2, 1)
+        self.model = self.network(tuple(pairs.shape[-2:]))
         report = train_diffusion(
             self.model,
             pairs[:, :1],
@@ -137,6 +144,24 @@ class ShapeDDPMAugmentation(Augmentation):
             desc="shape-ddpm training",
         )
         return {"generator_final_loss": float(np.mean(report.losses[-max(1, len(report.losses) // 10) :]))}
+
+    def networks(self) -> list[torch.nn.Module]:
+        return [self.model]
+
+    def reference_step(self, pairs: torch.Tensor, device: torch.device) -> Step:
+        """``benchmark perf``'s reference step: the conditional diffusion loss of :meth:`fit` on random batches
+        of ``pairs`` (already on ``device``) for a fresh U-Net, under AdamW, nothing else."""
+        s = self.settings
+        loss = reference_loss(pairs[:, :1], s.recipe(), condition=pairs[:, 1:])
+        return plain_step(self.network(tuple(pairs.shape[-2:])).to(device), loss, s.lr, device, s.amp)
+
+    def perf_sample(self, pairs: torch.Tensor, n: int, device: torch.device) -> int:
+        """``n`` images from the fitted model, conditioned on the label channels of ``pairs`` in turn."""
+        self.sample_images(pairs[torch.arange(n) % len(pairs), 1:], 0, device)
+        return n
+
+    def perf_models(self, train: ImageSet, device: torch.device) -> list[PerfModel]:
+        return [perf_model(self, train, self.settings.sampler_note())]
 
     def sample_images(self, condition: torch.Tensor, seed: int, device: torch.device) -> np.ndarray:
         """(n, 1, h, w) images in [-1, 1] from the fitted model, one per row of the (n, 1, h, w) label

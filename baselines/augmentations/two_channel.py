@@ -21,6 +21,10 @@ peak, which the reader lets them share only when the pair comes that close in tr
 (:func:`fit_reader`). Sharing moves a landmark by up to half the pair's distance, in grid pixels, so a
 coarser grid (``grid_scale``) is cheaper per step but reads dense landmark clusters less exactly.
 
+``benchmark perf`` (:func:`perf_model`): every ``train`` call fits a fresh generator of the same class
+(``train_steps`` and ``batch_size`` replaced) on the encoded training set; the reference step and the
+sampling call are the generator's own.
+
 Quality. With ``quality_filter`` a sample is accepted only when the reader accepts it (landmarks) or
 the mask is plausible (:class:`~baselines.augmentations.labels.mask_check.MaskPlausibility`: as many components and
 about as much foreground as the training masks; a non-empty mask alone is no evidence, since noise
@@ -33,6 +37,7 @@ labels (an image set holds no NaN); :func:`benchmark.synthetic.compose` never tr
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -45,6 +50,7 @@ import torch.nn.functional as F
 from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
+from benchmark.perf.contract import PerfModel, Step
 from baselines.augmentations.labels.mask_check import MaskPlausibility
 from baselines.augmentations.labels.peaks import render_landmark_heatmap
 from baselines.augmentations.labels.reader import HeatmapLabelReader
@@ -140,6 +146,27 @@ class TwoChannelGenerator(Augmentation, ABC):
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
         """(n, 2, h, w) float32 samples in [-1, 1] from the fitted generator."""
 
+    @abstractmethod
+    def networks(self) -> list[torch.nn.Module]:
+        """The networks :meth:`fit` trains (built before its first step)."""
+
+    @abstractmethod
+    def reference_step(self, data: torch.Tensor, device: torch.device) -> Step:
+        """``benchmark perf``'s reference step: fresh networks of this generator's architecture trained by its
+        loss on random batches of ``data`` (N, 2, h, w), already on ``device``, and nothing else."""
+
+    def perf_sample(self, data: torch.Tensor, n: int, device: torch.device) -> int:
+        """Sample ``n`` images for ``benchmark perf`` from the fitted generator; returns ``n``."""
+        self.sample(n, 0, device)
+        return n
+
+    def perf_note(self) -> str:
+        """The note of the generator's ``benchmark perf`` row."""
+        return ""
+
+    def perf_models(self, train: ImageSet, device: torch.device) -> list[PerfModel]:
+        return [perf_model(self, train, self.perf_note())]
+
     def check(self, working_size: tuple[int, int]) -> None:
         self.settings.grid(working_size)
 
@@ -162,6 +189,23 @@ class TwoChannelGenerator(Augmentation, ABC):
         synthetic.metrics.update({**losses, "generator_train_seconds": train_seconds,
                                   "sampling_images_per_s": n / max(sampling_seconds, 1e-9)})
         return synthetic
+
+
+def perf_model(generator: Augmentation, train: ImageSet, note: str = "") -> PerfModel:
+    """The ``benchmark perf`` row of ``generator``, trained by ``fit(data, seed, device)`` on the two-channel
+    samples of ``train`` (module docstring), with its ``networks``, ``reference_step`` and ``perf_sample``;
+    its settings carry ``train_steps`` and ``batch_size``."""
+    s = generator.settings
+    data = torch.from_numpy(encode_two_channel(train, s.grid(train.image_size), s.heatmap_sigma))
+    latest = [generator]
+
+    def train_for(steps: int, batch_size: int, device: torch.device) -> dict[str, float]:
+        latest[0] = type(generator)(dataclasses.replace(s, train_steps=steps, batch_size=batch_size))
+        return latest[0].fit(data, 0, device)
+
+    return PerfModel(generator.name, s.batch_size, s.train_steps, train_for, lambda: latest[0].networks(),
+                     lambda device: generator.reference_step(data.to(device), device),
+                     lambda n, device: latest[0].perf_sample(data, n, device), note)
 
 
 def stages(size: tuple[int, int]) -> int:

@@ -40,6 +40,7 @@ from torch import nn
 from baselines.augmentations.two_channel import TwoChannelGenerator, TwoChannelSettings, batch_indices, stages
 from benchmark.augmentation import composition_search_space
 from benchmark.errors import ConfigError
+from benchmark.perf.contract import Step, plain_step
 from benchmark.registry import AUGMENTATIONS
 
 
@@ -136,6 +137,20 @@ class VAEAugmentation(TwoChannelGenerator):
             parts = [self.model.encode(data[i:i + 256]) for i in range(0, len(data), 256)]
         self.posteriors = tuple(torch.cat(part) for part in zip(*parts))  # (mu, log_var) of every sample
         return {"generator_final_loss": loss.item()}
+
+    def networks(self) -> list[torch.nn.Module]:
+        return [self.model]
+
+    def reference_step(self, data: torch.Tensor, device: torch.device) -> Step:
+        """:func:`vae_loss` under AdamW, without autocast (``fit`` runs in float32)."""
+        s = self.settings
+        noise = torch.Generator(device=device).manual_seed(0)
+        model = ConvVAE(tuple(data.shape[-2:]), s.channels, s.latent_dim).to(device)
+
+        def loss_of(network: torch.nn.Module) -> torch.Tensor:
+            batch = data[torch.randint(len(data), (s.batch_size,), device=device)]
+            return vae_loss(network, batch, s.beta, noise, s.label_weight)
+        return plain_step(model, loss_of, s.lr, device, "off")
 
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
         latent_dim = self.settings.latent_dim

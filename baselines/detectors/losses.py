@@ -1,8 +1,9 @@
 """Losses and output-grid maps shared by the detectors (``heatmap``, ``segformer``, ``saltpepper``).
 
 Both work on a network's raw output of shape (B, K, h, w), one channel per landmark, on an output
-grid of ``1 / s`` of the working size; the caller maps landmarks onto that grid first
-(``x_out = (x + 0.5) / s - 0.5``) and gives ``sigma`` in output-grid pixels.
+grid of ``1 / s`` of the working size, against Gaussian target heatmaps of peak 1 on that grid; the
+caller maps landmarks onto it first (``x_out = (x + 0.5) / s - 0.5``) and renders the targets with
+``sigma`` in output-grid pixels (:func:`benchmark.heatmaps.gaussian_heatmaps`).
 
 * ``softmax-ce``: ``p = softmax(output)`` over the h x w plane of each channel; the loss is the
   cross-entropy ``-sum(q * log p)`` against the Gaussian target ``q`` normalised to sum 1, averaged
@@ -19,15 +20,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmark.heatmaps import gaussian_heatmaps
-
 HEATMAP_LOSSES = ("softmax-ce", "mse")
 
 
-def landmark_heatmap_loss(output: torch.Tensor, grid_landmarks: torch.Tensor, sigma: float, loss: str) -> torch.Tensor:
-    """Loss of ``output`` (B, K, h, w) against Gaussians of std ``sigma`` (output-grid pixels) centred
-    on ``grid_landmarks`` (B, K, 2), (x, y) on the output grid."""
-    target = gaussian_heatmaps(grid_landmarks.to(output.dtype), output.shape[-2:], sigma)
+def heatmap_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+    """Loss of ``output`` (B, K, h, w) against the Gaussian ``target`` heatmaps (B, K, h, w) of peak 1."""
     if loss == "mse":
         return F.mse_loss(output, target)
     if loss != "softmax-ce":

@@ -277,10 +277,11 @@ class SaltPepperDetector(Detector):
         """(B, 1, H, W) in [0, 1] -> (B, s^2, H / s, W / s) in [-1, 1] by pixel-unshuffle."""
         return F.pixel_unshuffle(2 * images - 1, self.settings.output_stride)
 
-    def denoise(self, xt: torch.Tensor, cond: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One network call: (raw output, eps_hat, x0_hat), all float32."""
+    def denoise(self, model: torch.nn.Module, xt: torch.Tensor, cond: torch.Tensor,
+                t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One call of ``model``: (raw output, eps_hat, x0_hat), all float32."""
         with autocast(self.device, self.amp):
-            out = self.model(torch.cat([xt, cond], dim=1), t).sample
+            out = model(torch.cat([xt, cond], dim=1), t).sample
         out = out.float()
         a = self.alphas_cumprod.to(xt.device)[t]
         x0 = predicted_x0(out, xt, a, self.settings.prediction)
@@ -293,30 +294,38 @@ class SaltPepperDetector(Detector):
 
     # --- the Trainable protocol -------------------------------------------------------------------
     def training_loss(self, batch: Batch) -> torch.Tensor:
-        s = self.settings
-        stride = s.output_stride
-        images = batch.images
-        size = (images.shape[-2] // stride, images.shape[-1] // stride)
-        grid = to_output_grid(batch.landmarks.float(), stride)
-        weights = few_hot_weights(grid, size, s.target)
-        x0 = weights / weights.flatten(2).amax(-1)[..., None, None]
-        n = len(batch)
-        t = torch.randint(s.num_train_timesteps, (n,)).to(images.device)
-        noise = torch.randn(x0.shape).to(images.device)
-        abar_t = self.alphas_cumprod.to(images.device)[t]
-        xt = add_noise(x0, noise, abar_t)
-        out, _, x0_hat = self.denoise(xt, self.condition(images), t)
-        loss = out.new_zeros(())
-        if s.mse_weight:
-            loss = loss + s.mse_weight * F.mse_loss(out, training_target(x0, noise, abar_t, s.prediction))
-        if s.ce_weight:
-            loss = loss + s.ce_weight * spatial_cross_entropy(self.blur(x0_hat, t) / s.ce_temperature, weights)
-        return loss
+        return self.network_loss(batch)(self.model)
 
     def validate(self, val: ImageSet) -> tuple[float, dict[str, float]]:
         return validation_score(val, self.predict(val, n_samples=self.settings.val_n_samples))
 
     # --- the Detector contract --------------------------------------------------------------------
+    def network_loss(self, batch: Batch) -> Callable[[torch.nn.Module], torch.Tensor]:
+        """The module docstring's loss on ``batch`` as a function of a network: the few-hot targets and the
+        image condition are built once; every call draws its timesteps and noise from torch's global
+        generator (on the CPU, moved to the batch's device)."""
+        s = self.settings
+        stride = s.output_stride
+        images = batch.images
+        size = (images.shape[-2] // stride, images.shape[-1] // stride)
+        weights = few_hot_weights(to_output_grid(batch.landmarks.float(), stride), size, s.target)
+        x0 = weights / weights.flatten(2).amax(-1)[..., None, None]
+        cond = self.condition(images)
+        abar = self.alphas_cumprod.to(images.device)
+
+        def loss_of(model: torch.nn.Module) -> torch.Tensor:
+            t = torch.randint(s.num_train_timesteps, (len(x0),)).to(images.device)
+            noise = torch.randn(x0.shape).to(images.device)
+            xt = add_noise(x0, noise, abar[t])
+            out, _, x0_hat = self.denoise(model, xt, cond, t)
+            loss = out.new_zeros(())
+            if s.mse_weight:
+                loss = loss + s.mse_weight * F.mse_loss(out, training_target(x0, noise, abar[t], s.prediction))
+            if s.ce_weight:
+                loss = loss + s.ce_weight * spatial_cross_entropy(self.blur(x0_hat, t) / s.ce_temperature, weights)
+            return loss
+        return loss_of
+
     def check(self, working_size: tuple[int, int]) -> None:
         s = self.settings
         height, width = working_size
@@ -357,7 +366,7 @@ class SaltPepperDetector(Detector):
         x0 = x
         for i, step in enumerate(timesteps):
             t = torch.full((len(images),), step, device=images.device, dtype=torch.long)
-            _, eps, x0 = self.denoise(x, cond, t)
+            _, eps, x0 = self.denoise(self.model, x, cond, t)
             if i == len(timesteps) - 1:
                 break
             guide = x0.clamp(0, 1) if s.clip_sample else x0
