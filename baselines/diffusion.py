@@ -290,7 +290,8 @@ def reference_loss(data: torch.Tensor, recipe: DiffusionRecipe,
         eps = torch.randn_like(x0)
         cond = None if condition is None else condition[index]
         output = model(_network_input(add_noise(x0, eps, abar[t]), cond), t).sample
-        return diffusion_loss(output, training_target(x0, eps, abar[t], recipe.prediction_type), abar[t], recipe)
+        target = training_target(x0, eps, abar[t], recipe.prediction_type)
+        return diffusion_loss(output, target, abar[t], recipe)
     return loss_of
 
 

@@ -158,5 +158,6 @@ def build(cls, params: dict[str, Any], what: str):
     valid = {f.name for f in fields(cls)}
     unknown = sorted(set(params) - valid)
     if unknown:
-        raise ConfigError(f"unknown {what} setting(s) {', '.join(unknown)}. Valid: {', '.join(sorted(valid))}")
+        raise ConfigError(f"unknown {what} setting(s) {', '.join(unknown)}. "
+                          f"Valid: {', '.join(sorted(valid))}")
     return cls(**params)

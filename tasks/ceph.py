@@ -14,7 +14,8 @@ from tasks.phantoms.ceph import CEPH_LANDMARK_NAMES, read_ceph_phantom
 CEPH_SDR_RADII_MM = (2.0, 2.5, 3.0, 4.0)
 
 
-@TASKS.register("ceph", "cephalometric landmarks (19, ISBI 2015 order), 0.1 mm pixels; phantom or ISBI layout")
+@TASKS.register("ceph", "cephalometric landmarks (19, ISBI 2015 order), 0.1 mm pixels; phantom or ISBI "
+                        "layout")
 def ceph_task() -> Task:
     return Task(name="ceph", kind="landmarks", num_landmarks=19, read_phantom=read_ceph_phantom,
                 read_real=read_data_root, sdr_radii_mm=CEPH_SDR_RADII_MM, landmark_names=CEPH_LANDMARK_NAMES)

@@ -9,7 +9,8 @@ from tasks.ceph import CEPH_SDR_RADII_MM
 from tasks.formats.detect import read_data_root
 
 
-@TASKS.register("landmarks", "any landmark set in the plain folder format (images/ + landmarks.csv); needs --data-root")
+@TASKS.register("landmarks", "any landmark set in the plain folder format (images/ + landmarks.csv); needs "
+                             "--data-root")
 def landmarks_task() -> Task:
     return Task(name="landmarks", kind="landmarks", num_landmarks=None, read_phantom=None,
                 read_real=read_data_root, sdr_radii_mm=CEPH_SDR_RADII_MM)

@@ -87,7 +87,8 @@ def toys(monkeypatch):
 
 def test_every_detector_that_trains_and_every_generator_is_a_perf_model():
     assert detector_names() == [name for name in DETECTORS.names() if DETECTORS.create(name).trains]
-    assert generator_names() == [name for name in AUGMENTATIONS.names() if create_augmentation(name).generates]
+    generators = [name for name in AUGMENTATIONS.names() if create_augmentation(name).generates]
+    assert generator_names() == generators
     assert {"heatmap", "segformer", "saltpepper", "ddpm", "shape-ddpm", "vae", "gan",
             "latent-blend"} <= set(model_names())
     assert not {"mean-shape", "none", "classic"} & set(model_names())

@@ -40,8 +40,9 @@ def train(masks: bool, epochs: int = 4, lr: float = 1e-2):
     detector = DETECTORS.create("segformer", **TINY)
     settings = TrainSettings(epochs=epochs, samples_per_epoch=32, batch_size=8, eval_batch_size=8, lr=lr,
                              warmup_epochs=0, patience=0)
-    context = FitContext(settings=settings, augmentation=ClassicAugmentation(), protocol=SEGMENTATION if masks else LANDMARKS,
-                         seed=3, device=torch.device("cpu"), progress=False)
+    context = FitContext(settings=settings, augmentation=ClassicAugmentation(),
+                         protocol=SEGMENTATION if masks else LANDMARKS, seed=3, device=torch.device("cpu"),
+                         progress=False)
     history = detector.fit(blobs(16, 1, masks), blobs(4, 2, masks), context)
     return detector, history
 
@@ -57,7 +58,8 @@ def trained_masks():
 
 
 def weights(detector) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in detector.model.state_dict().values() if p.is_floating_point()])
+    return torch.cat([p.detach().flatten() for p in detector.model.state_dict().values()
+                      if p.is_floating_point()])
 
 
 # --- settings and factory ----------------------------------------------------------------------------
@@ -66,11 +68,13 @@ def test_registry_builds_the_published_sizes_and_tiny_overrides():
     detector = DETECTORS.create("segformer")
     assert isinstance(detector, SegformerDetector) and detector.kinds == {"landmarks", "segmentation"}
     assert detector.settings.architecture() == {"hidden_sizes": [32, 64, 160, 256], "depths": [2, 2, 2, 2],
-                                                "num_attention_heads": [1, 2, 5, 8], "decoder_hidden_size": 256}
+                                                "num_attention_heads": [1, 2, 5, 8],
+                                                "decoder_hidden_size": 256}
     b2 = DETECTORS.create("segformer", size="b2").settings.architecture()
     assert b2["hidden_sizes"] == [64, 128, 320, 512] and b2["depths"] == [3, 4, 6, 3]
     assert b2["decoder_hidden_size"] == 768
-    assert DETECTORS.create("segformer", size="b1", depths=[1, 1, 1, 1]).settings.architecture()["depths"] == [1] * 4
+    b1 = DETECTORS.create("segformer", size="b1", depths=[1, 1, 1, 1]).settings.architecture()
+    assert b1["depths"] == [1] * 4
 
 
 @pytest.mark.parametrize("params, setting", [
@@ -98,8 +102,8 @@ def test_search_space_suggests_valid_settings():
     fixed = search_space(optuna.trial.FixedTrial({"segformer.size": "b1", "segformer.sigma": 3.0,
                                                   "segformer.loss": "mse", "segformer.drop_path_rate": 0.0,
                                                   "segformer.classifier_dropout": 0.2}))
-    assert DETECTORS.create("segformer", **fixed).settings == SegformerSettings(size="b1", sigma=3.0, loss="mse",
-                                                                   drop_path_rate=0.0, classifier_dropout=0.2)
+    assert DETECTORS.create("segformer", **fixed).settings == SegformerSettings(
+        size="b1", sigma=3.0, loss="mse", drop_path_rate=0.0, classifier_dropout=0.2)
 
 
 # --- network and output grid ---------------------------------------------------------------------------
@@ -197,7 +201,8 @@ def test_same_seed_gives_identical_weights_and_predictions_on_the_cpu(trained_la
     first, history = trained_landmarks
     second, history_again = train(masks=False)
     assert torch.equal(weights(first), weights(second))
-    assert [m["train_loss"] for m in history.epoch_metrics] == [m["train_loss"] for m in history_again.epoch_metrics]
+    losses = [m["train_loss"] for m in history.epoch_metrics]
+    assert losses == [m["train_loss"] for m in history_again.epoch_metrics]
     test = blobs(3, 4)
     np.testing.assert_array_equal(first.predict(test).landmarks, second.predict(test).landmarks)
 
@@ -208,7 +213,8 @@ def test_canal_run_reports_segmentation_metrics(capsys, tracking_uri):
     result = run_json(capsys, tracking_uri, "--task", "canal", "--detector", "segformer")
     metrics = result["metrics"]
     assert result["detector"] == "segformer"
-    assert {"dice", "precision", "recall", "hd95_mm", "train_seconds", "inference_images_per_s"} <= set(metrics)
+    assert {"dice", "precision", "recall", "hd95_mm", "train_seconds",
+            "inference_images_per_s"} <= set(metrics)
     assert 0.0 <= metrics["dice"] <= 1.0 and metrics["epochs_run"] == 2
 
 

@@ -75,8 +75,8 @@ class DDPMAugmentation(TwoChannelGenerator):
         self.shape = tuple(data.shape[1:])
         self.model = self.network(self.shape[1:])
         self.scheduler = scheduler_for(s.recipe())
-        report = train_diffusion(self.model, data, self.training_recipe(), torch.Generator().manual_seed(seed),
-                                 device, s.amp, desc="ddpm training")
+        report = train_diffusion(self.model, data, self.training_recipe(),
+                                 torch.Generator().manual_seed(seed), device, s.amp, desc="ddpm training")
         return {"generator_final_loss": float(np.mean(report.losses[-max(1, len(report.losses) // 10):]))}
 
     def networks(self) -> list[torch.nn.Module]:
@@ -95,7 +95,8 @@ class DDPMAugmentation(TwoChannelGenerator):
         return sample(self.model, self.scheduler, n, self.shape, s.sampler, s.ddim_steps, s.sample_batch_size,
                       seed + 1, device, s.amp)
 
-    def denoise(self, data: torch.Tensor, strength: float, steps: int, seed: int, device: torch.device) -> np.ndarray:
+    def denoise(self, data: torch.Tensor, strength: float, steps: int, seed: int,
+                device: torch.device) -> np.ndarray:
         """Training samples noised to ``strength * T`` and denoised by DDIM in ``steps`` calls (``steps`` 1:
         one x0 estimate), for the staged read-back of :mod:`benchmark.readback`."""
         noise = torch.randn(data.shape, generator=torch.Generator().manual_seed(seed))
@@ -110,6 +111,6 @@ def search_space(trial) -> dict:
             "label_weight": trial.suggest_float("ddpm.label_weight", 1.0, 30.0, log=True)}
 
 
-AUGMENTATIONS.register("ddpm", "DDPM-2ch: a DDPM on [image, heatmap of all landmarks | mask], labels read back "
-                               "by peaks + MRF + shape model (Hadzic et al. 2024)",
+AUGMENTATIONS.register("ddpm", "DDPM-2ch: a DDPM on [image, heatmap of all landmarks | mask], labels read "
+                               "back by peaks + MRF + shape model (Hadzic et al. 2024)",
                        settings=DDPMSettings, search_space=search_space)(DDPMAugmentation)

@@ -104,9 +104,9 @@ WHAT = "latent-blend"
 @dataclass(frozen=True)
 class LatentBlendSettings(GeneratorSettings):
     """Composition and sample count (as every :class:`~benchmark.augmentation.GeneratorSettings`), the
-    autoencoder, the latent DDPM, partner selection, blending and sampling (module docstring). The defaults fit a 2-core CPU
-    budget of a few minutes on the canal phantoms; the paper's networks are far larger and longer
-    trained. ``strength`` 0.2 because the DDPM of that budget paints streaks into the image from about
+    autoencoder, the latent DDPM, partner selection, blending and sampling (module docstring). The defaults
+    fit a 2-core CPU budget of a few minutes on the canal phantoms; the paper's networks are far larger and
+    longer trained. ``strength`` 0.2 because the DDPM of that budget paints streaks into the image from about
     0.3 on and erases the anatomy at 0.5; a well-trained DDPM can start from more noise."""
 
     method: ClassVar[str] = WHAT
@@ -207,7 +207,8 @@ class LatentBlendSettings(GeneratorSettings):
         ``size / f``, ``latent_channels`` in and out."""
         latent_size = (size[0] // self.downsampling, size[1] // self.downsampling)
         return build_unet(latent_size, self.latent_channels, self.latent_channels,
-                          self.unet_block_out_channels, self.unet_layers_per_block, self.unet_attention_levels)
+                          self.unet_block_out_channels, self.unet_layers_per_block,
+                          self.unet_attention_levels)
 
     def recipe(self) -> DiffusionRecipe:
         """The latent DDPM's training: ``ddpm_steps`` AdamW steps at ``ddpm_batch_size``, eps-prediction."""
@@ -240,8 +241,8 @@ def random_crops(data: torch.Tensor, index: torch.Tensor, crop: int | None,
     return torch.stack([data[i, :, y:y + ch, x:x + cw] for i, y, x in zip(index.tolist(), ys, xs)])
 
 
-def autoencoder_loss(ae: AutoencoderKL, x: torch.Tensor, s: LatentBlendSettings, generator: torch.Generator | None,
-                     device: torch.device) -> torch.Tensor:
+def autoencoder_loss(ae: AutoencoderKL, x: torch.Tensor, s: LatentBlendSettings,
+                     generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
     """L_AE of the module docstring on the batch ``x`` (on ``device``); the reparameterisation noise is drawn
     on the CPU from ``generator`` (``None``: torch's global generator)."""
     with autocast(device, s.amp):
@@ -384,8 +385,8 @@ class LatentBlendAugmentation(Augmentation):
         latents = latents * latent_scale
         recipe = s.recipe()
         scheduler = scheduler_for(recipe, clip_sample=False)
-        report = train_diffusion(unet, latents, recipe, torch.Generator().manual_seed(seed + 1), device, s.amp,
-                                 desc="latent-blend ddpm training")
+        report = train_diffusion(unet, latents, recipe, torch.Generator().manual_seed(seed + 1), device,
+                                 s.amp, desc="latent-blend ddpm training")
         train_seconds = time.perf_counter() - started
 
         # 3: partners and the pairs to synthesise
@@ -423,10 +424,10 @@ class LatentBlendAugmentation(Augmentation):
                             metrics)
 
     def perf_models(self, train: ImageSet, device: torch.device) -> list[PerfModel]:
-        """The autoencoder and the latent U-Net (module docstring): each ``train`` call trains fresh networks by
-        :func:`train_autoencoder` (on whole training images) or :func:`train_diffusion` (on their latents);
-        the references are :func:`autoencoder_loss` on ``ae_batch_size`` crops and the latent diffusion
-        loss."""
+        """The autoencoder and the latent U-Net (module docstring): each ``train`` call trains fresh networks
+        by :func:`train_autoencoder` (on whole training images) or :func:`train_diffusion` (on their
+        latents); the references are :func:`autoencoder_loss` on ``ae_batch_size`` crops and the latent
+        diffusion loss."""
         s = self.settings
         size = s.grid(train.image_size)
         data = torch.from_numpy(resize(train.images, size) * 2 - 1)[:, None]
@@ -441,32 +442,36 @@ class LatentBlendAugmentation(Augmentation):
         def train_autoencoder_for(steps: int, batch_size: int, device: torch.device) -> dict[str, float]:
             latest["autoencoder"] = build_autoencoder(s)
             one_run = replace(s, ae_steps=steps, ae_batch_size=batch_size)
-            return {"ae_final_loss": final_loss(train_autoencoder(latest["autoencoder"], data, one_run, 0, device))}
+            losses = train_autoencoder(latest["autoencoder"], data, one_run, 0, device)
+            return {"ae_final_loss": final_loss(losses)}
 
         def train_unet_for(steps: int, batch_size: int, device: torch.device) -> dict[str, float]:
             latest["unet"] = s.unet(size)
-            report = train_diffusion(latest["unet"], latents, replace(recipe, steps=steps, batch_size=batch_size),
-                                     torch.Generator().manual_seed(0), device, s.amp, progress=False)
+            one_run = replace(recipe, steps=steps, batch_size=batch_size)
+            report = train_diffusion(latest["unet"], latents, one_run, torch.Generator().manual_seed(0),
+                                     device, s.amp, progress=False)
             return {"ddpm_final_loss": final_loss(report.losses)}
 
         def autoencoder_reference(device: torch.device):
             x = crops.to(device)
-            return plain_step(build_autoencoder(s).to(device), lambda ae: autoencoder_loss(ae, x, s, None, device),
-                              s.ae_lr, device, s.amp)
+            return plain_step(build_autoencoder(s).to(device),
+                              lambda ae: autoencoder_loss(ae, x, s, None, device), s.ae_lr, device, s.amp)
+
+        def unet_reference(device: torch.device):
+            return plain_step(s.unet(size).to(device), reference_loss(latents.to(device), recipe), s.ddpm_lr,
+                              device, s.amp)
 
         @torch.no_grad()
         def sample(n: int, device: torch.device) -> int:
-            latest["autoencoder"].decode(denoise_from(latest["unet"], scheduler, z, s.strength, s.denoise_steps,
-                                                      noise, device, s.amp))
+            z0 = denoise_from(latest["unet"], scheduler, z, s.strength, s.denoise_steps, noise, device, s.amp)
+            latest["autoencoder"].decode(z0)
             return len(z)
 
         return [PerfModel(f"{WHAT} autoencoder", s.ae_batch_size, s.ae_steps, train_autoencoder_for,
                           lambda: [latest["autoencoder"]], autoencoder_reference, sample,
                           f"sampling: {s.denoise_steps} DDIM steps from strength {s.strength} + decode"),
-                PerfModel(f"{WHAT} latent ddpm", s.ddpm_batch_size, s.ddpm_steps, train_unet_for, lambda: [latest["unet"]],
-                          lambda device: plain_step(s.unet(size).to(device), reference_loss(latents.to(device), recipe),
-                                                    s.ddpm_lr, device, s.amp),
-                          None, "sampled with the autoencoder row")]
+                PerfModel(f"{WHAT} latent ddpm", s.ddpm_batch_size, s.ddpm_steps, train_unet_for,
+                          lambda: [latest["unet"]], unet_reference, None, "sampled with the autoencoder row")]
 
     def _result(self, train: ImageSet, partner_ids: list[str], pairs: list[tuple[int, int]],
                 partners: np.ndarray, partner_ssim: np.ndarray, decoded: np.ndarray, seed: int,

@@ -7,10 +7,10 @@ beat joint image+label generation; the suite measures it against DDPM-2ch under 
    grid (h, w): the displacement field ``d`` is a ``deformation_grid x deformation_grid`` lattice of
    ``N(0, deformation_px^2)`` offsets per axis, upsampled bicubically to (h, w) (``align_corners=True``).
    Landmarks move forward, ``p' = p + d(p)``, and the deformed shape must pass the training shape model
-   (:class:`~baselines.augmentations.labels.shape_model.ShapeModel`, Hotelling quantile
-   ``shape_quantile``) and stay inside the image, else the draw is repeated (up to ``max_label_tries``, then the undeformed shape).
-   Masks are pulled back, ``m'(p) = m(p - d(p))`` (nearest), the inverse map to first order for a smooth
-   ``d``.
+   (:class:`~baselines.augmentations.labels.shape_model.ShapeModel`, Hotelling quantile ``shape_quantile``)
+   and stay inside the image, else the draw is repeated (up to ``max_label_tries``, then the undeformed
+   shape). Masks are pulled back, ``m'(p) = m(p - d(p))`` (nearest), the inverse map to first order for a
+   smooth ``d``.
 2. **Label channel.** The heatmap of all landmarks (std ``heatmap_sigma`` generator pixels, peak 1) or
    the mask, mapped to [-1, 1] as in :mod:`baselines.augmentations.two_channel`.
 3. **Image.** A diffusers U-Net with ``in_channels = 2`` sees ``[x_t, label channel]`` and denoises the
@@ -39,7 +39,13 @@ from baselines.augmentations.two_channel import (
     rescale_points,
     resize,
 )
-from baselines.diffusion import DiffusionGeneratorSettings, reference_loss, sample, scheduler_for, train_diffusion
+from baselines.diffusion import (
+    DiffusionGeneratorSettings,
+    reference_loss,
+    sample,
+    scheduler_for,
+    train_diffusion,
+)
 from benchmark.augmentation import Augmentation, SyntheticSet, composition_search_space
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
@@ -149,8 +155,8 @@ class ShapeDDPMAugmentation(Augmentation):
         return [self.model]
 
     def reference_step(self, pairs: torch.Tensor, device: torch.device) -> Step:
-        """``benchmark perf``'s reference step: the conditional diffusion loss of :meth:`fit` on random batches
-        of ``pairs`` (already on ``device``) for a fresh U-Net, under AdamW, nothing else."""
+        """``benchmark perf``'s reference step: the conditional diffusion loss of :meth:`fit` on random
+        batches of ``pairs`` (already on ``device``) for a fresh U-Net, under AdamW, nothing else."""
         s = self.settings
         loss = reference_loss(pairs[:, :1], s.recipe(), condition=pairs[:, 1:])
         return plain_step(self.network(tuple(pairs.shape[-2:])).to(device), loss, s.lr, device, s.amp)
@@ -167,8 +173,8 @@ class ShapeDDPMAugmentation(Augmentation):
         """(n, 1, h, w) images in [-1, 1] from the fitted model, one per row of the (n, 1, h, w) label
         ``condition`` in [-1, 1]."""
         s = self.settings
-        return sample(self.model, scheduler_for(s.recipe()), len(condition), (1, *condition.shape[-2:]), s.sampler,
-                      s.ddim_steps, s.sample_batch_size, seed, device, s.amp, condition=condition)
+        return sample(self.model, scheduler_for(s.recipe()), len(condition), (1, *condition.shape[-2:]),
+                      s.sampler, s.ddim_steps, s.sample_batch_size, seed, device, s.amp, condition=condition)
 
     def sample_landmarks(
         self, shapes: np.ndarray, size: tuple[int, int], n: int, rng: np.random.Generator

@@ -12,9 +12,9 @@ pixels) and, for segmentation tasks, the resized mask. Both channels are mapped 
 
 Decoding (:func:`decode_two_channel`). Channels are clipped to [-1, 1] and mapped back to [0, 1]; the
 image is resized back to (H, W). Landmarks are read from the label channel at (h, w) by
-:class:`~baselines.augmentations.labels.reader.HeatmapLabelReader` (peaks, MRF identities, shape model), fitted on the
-training landmarks mapped to (h, w), and mapped back with ``x -> (x + 0.5) W / w - 0.5``. Masks: the
-label channel is resized to (H, W) and thresholded at 0.5.
+:class:`~baselines.augmentations.labels.reader.HeatmapLabelReader` (peaks, MRF identities, shape model),
+fitted on the training landmarks mapped to (h, w), and mapped back with ``x -> (x + 0.5) W / w - 0.5``. Masks:
+the label channel is resized to (H, W) and thresholded at 0.5.
 
 Resolution matters for landmarks: two landmarks closer than about two heatmap stds merge into one
 peak, which the reader lets them share only when the pair comes that close in training
@@ -25,14 +25,14 @@ coarser grid (``grid_scale``) is cheaper per step but reads dense landmark clust
 (``train_steps`` and ``batch_size`` replaced) on the encoded training set; the reference step and the
 sampling call are the generator's own.
 
-Quality. With ``quality_filter`` a sample is accepted only when the reader accepts it (landmarks) or
-the mask is plausible (:class:`~baselines.augmentations.labels.mask_check.MaskPlausibility`: as many components and
-about as much foreground as the training masks; a non-empty mask alone is no evidence, since noise
-above the threshold makes one). Without it, every sample whose labels can be read is accepted:
-extra peaks are tolerated (the MRF leaves them unused), the shape model's and the mask check's
-verdicts are recorded in ``reason`` but not enforced, and any mask is kept. Rejected samples stay in the
-set, for the accepted / rejected sample grid, with the training mean shape or an empty mask as their
-labels (an image set holds no NaN); :func:`benchmark.synthetic.compose` never trains on them.
+Quality. With ``quality_filter`` a sample is accepted only when the reader accepts it (landmarks) or the mask
+is plausible (:class:`~baselines.augmentations.labels.mask_check.MaskPlausibility`: as many components and
+about as much foreground as the training masks; a non-empty mask alone is no evidence, since noise above the
+threshold makes one). Without it, every sample whose labels can be read is accepted: extra peaks are tolerated
+(the MRF leaves them unused), the shape model's and the mask check's verdicts are recorded in ``reason`` but
+not enforced, and any mask is kept. Rejected samples stay in the set, for the accepted / rejected sample grid,
+with the training mean shape or an empty mask as their labels (an image set holds no NaN);
+:func:`benchmark.synthetic.compose` never trains on them.
 """
 
 from __future__ import annotations
@@ -88,14 +88,16 @@ class TwoChannelSettings(GeneratorSettings):
         if self.image_size is not None:
             size = tuple(int(v) for v in self.image_size)
             if len(size) != 2 or min(size) < 8:
-                raise ConfigError(f"{what}: image_size must be [h, w] with both >= 8, or null, got {self.image_size}")
+                raise ConfigError(f"{what}: image_size must be [h, w] with both >= 8, or null, "
+                                  f"got {self.image_size}")
             object.__setattr__(self, "image_size", size)
             self.check_size(size)
         if not 0 < self.grid_scale <= 1:
             raise ConfigError(f"{what}: grid_scale must be in (0, 1], got {self.grid_scale}")
         if self.heatmap_sigma <= 0:
             raise ConfigError(f"{what}: heatmap_sigma must be > 0, got {self.heatmap_sigma}")
-        if not 0 < self.peak_threshold < 1 or not 0 < self.shape_quantile < 1 or self.extra_peak_tolerance < 0:
+        if not 0 < self.peak_threshold < 1 or not 0 < self.shape_quantile < 1 \
+                or self.extra_peak_tolerance < 0:
             raise ConfigError(f"{what}: peak_threshold and shape_quantile must be in (0, 1), "
                               "extra_peak_tolerance >= 0")
         if self.merge_distance is not None and not self.merge_distance > 0:
@@ -312,7 +314,8 @@ def _read_masks(labels: np.ndarray, train: ImageSet,
     check = MaskPlausibility().fit(train.masks)
     verdicts = [check.check(mask) for mask in masks]
     keep = [v.accepted or not settings.quality_filter for v in verdicts]
-    reasons = [v.reason if v.accepted or settings.quality_filter else f"unfiltered: {v.reason}" for v in verdicts]
+    reasons = [v.reason if v.accepted or settings.quality_filter else f"unfiltered: {v.reason}"
+               for v in verdicts]
     return masks, {"accepted": keep, "reason": reasons, "mask_fraction": [v.fraction for v in verdicts],
                    "n_components": [v.n_components for v in verdicts]}
 
@@ -334,10 +337,9 @@ def decode_two_channel(samples: np.ndarray, train: ImageSet, settings: TwoChanne
                        id_prefix: str = "synthetic-") -> SyntheticSet:
     """Generated (M, 2, h, w) samples in [-1, 1] -> a labelled :class:`SyntheticSet` at the training
     set's working size, with quality columns ``accepted``, ``reason``, ``nearest_train_ssim`` (and
-    ``n_peaks``, ``mahalanobis`` for landmarks, NaN where the shape model did not run; ``mask_fraction``
-    and ``n_components`` for masks) and metrics ``acceptance_rate``, ``nearest_train_ssim_mean``, ``n_generated``. The reader
-    is configured by ``settings`` (defaults of :class:`TwoChannelSettings` when ``None``).
-    """
+    ``n_peaks``, ``mahalanobis`` for landmarks, NaN where the shape model did not run; ``mask_fraction`` and
+    ``n_components`` for masks) and metrics ``acceptance_rate``, ``nearest_train_ssim_mean``, ``n_generated``.
+    The reader is configured by ``settings`` (defaults of :class:`TwoChannelSettings` when ``None``). """
     settings = settings if settings is not None else TwoChannelSettings()
     samples = np.clip(np.nan_to_num(np.asarray(samples, dtype=np.float32)), -1, 1)
     if samples.ndim != 4 or samples.shape[1] != 2:

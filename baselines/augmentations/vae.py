@@ -12,10 +12,10 @@ Loss (per sample, averaged over the batch and divided by the number of values ``
 
     L = sum_c w_c sum_pixels (x - x_hat)_c^2 + beta * KL,   KL = 1/2 sum_j (mu_j^2 + s_j^2 - 1 - log s_j^2)
 
-with ``z = mu + s * eps`` (reparameterisation) and ``w = (1, label_weight)``. Up to a constant this is the negative ELBO of a Gaussian
-decoder of std ``sqrt(beta / 2)`` on the [-1, 1] scale: ``beta = 0.5`` treats everything below a std of
-0.5 as noise (a thin heatmap peak included), ``beta = 0.02`` a std of 0.1. ``beta`` thus trades
-sharpness (small) against samples from the prior that look like the data (large). Adam, constant
+with ``z = mu + s * eps`` (reparameterisation) and ``w = (1, label_weight)``. Up to a constant this is the
+negative ELBO of a Gaussian decoder of std ``sqrt(beta / 2)`` on the [-1, 1] scale: ``beta = 0.5`` treats
+everything below a std of 0.5 as noise (a thin heatmap peak included), ``beta = 0.02`` a std of 0.1. ``beta``
+thus trades sharpness (small) against samples from the prior that look like the data (large). Adam, constant
 learning rate ``lr``.
 
 Sampling (``latent_sampling``). ``prior``: ``z ~ N(0, I)``, the textbook VAE. ``posterior``: ``z ~
@@ -62,13 +62,15 @@ class VAESettings(TwoChannelSettings):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if min(self.channels, self.latent_dim, self.train_steps, self.batch_size) < 1 or self.beta < 0 or self.lr <= 0:
+        if min(self.channels, self.latent_dim, self.train_steps, self.batch_size) < 1 or self.beta < 0 \
+                or self.lr <= 0:
             raise ConfigError("vae: channels, latent_dim, train_steps and batch_size must be >= 1, "
                               "beta >= 0, lr > 0")
         if not self.label_weight > 0:
             raise ConfigError(f"vae: label_weight must be > 0, got {self.label_weight}")
         if self.latent_sampling not in ("prior", "posterior"):
-            raise ConfigError(f"vae: latent_sampling must be prior or posterior, got {self.latent_sampling!r}")
+            raise ConfigError(f"vae: latent_sampling must be prior or posterior, "
+                              f"got {self.latent_sampling!r}")
 
 
 def _widths(channels: int, levels: int) -> list[int]:
@@ -127,7 +129,8 @@ class VAEAugmentation(TwoChannelGenerator):
         self.noise = torch.Generator(device=device).manual_seed(seed)
         optimiser = torch.optim.Adam(self.model.parameters(), lr=s.lr)
         self.model.train()
-        for index in batch_indices(len(data), s.batch_size, s.train_steps, torch.Generator().manual_seed(seed)):
+        batches = batch_indices(len(data), s.batch_size, s.train_steps, torch.Generator().manual_seed(seed))
+        for index in batches:
             loss = vae_loss(self.model, data[index.to(device)], s.beta, self.noise, s.label_weight)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -167,7 +170,11 @@ class VAEAugmentation(TwoChannelGenerator):
         return torch.cat(samples).cpu().numpy()
 
 
-AUGMENTATIONS.register("vae", "convolutional VAE on [image, label channel] samples; labels read back "
-                              "from the generated channel (heatmap peaks + MRF + shape model, or thresholded mask)",
-                       settings=VAESettings, search_space=composition_search_space("vae"))(VAEAugmentation)
+AUGMENTATIONS.register(
+    "vae",
+    "convolutional VAE on [image, label channel] samples; labels read back from the generated channel "
+    "(heatmap peaks + MRF + shape model, or thresholded mask)",
+    settings=VAESettings,
+    search_space=composition_search_space("vae"),
+)(VAEAugmentation)
 

@@ -71,7 +71,8 @@ class DenseDetector(Detector):
         targets are rendered at the first call, on the grid of the output, and reused after it."""
         images, masks = batch.images, batch.masks
         if batch.landmarks is None:
-            return lambda model: segmentation_loss(self.full_resolution(model(images).float(), masks.shape[-2:]), masks)
+            size = masks.shape[-2:]
+            return lambda model: segmentation_loss(self.full_resolution(model(images).float(), size), masks)
         stride = self.model.output_stride
         grid_landmarks = to_output_grid(batch.landmarks, stride)
         targets: list[torch.Tensor] = []
@@ -106,7 +107,8 @@ class DenseDetector(Detector):
             with autocast(self.device, self.amp):
                 output = self.model(batch.images.to(self.device)).float()
             if self.segmentation:
-                outputs.append((self.full_resolution(output, (height, width))[:, 0] > 0).to(torch.uint8).cpu())
+                mask = self.full_resolution(output, (height, width))[:, 0] > 0
+                outputs.append(mask.to(torch.uint8).cpu())
             else:
                 heatmaps = heatmap_probabilities(output, self.settings.loss)
                 points = from_output_grid(decode_heatmaps(heatmaps), self.model.output_stride)

@@ -45,10 +45,12 @@ class HeatmapDetector(DenseDetector):
 
     def __init__(self, settings: HeatmapSettings):
         if settings.loss not in HEATMAP_LOSSES:
-            raise ConfigError(f"heatmap: loss must be one of {', '.join(HEATMAP_LOSSES)}, got {settings.loss!r}")
+            raise ConfigError(f"heatmap: loss must be one of {', '.join(HEATMAP_LOSSES)}, "
+                              f"got {settings.loss!r}")
         check_encoder(settings.encoder, settings.decoder_channels, settings.output_stride, "heatmap")
         if not is_number(settings.sigma) or not 0 < settings.sigma < math.inf:
-            raise ConfigError(f"heatmap: sigma must be a finite number > 0 (working pixels), got {settings.sigma!r}")
+            raise ConfigError(f"heatmap: sigma must be a finite number > 0 (working pixels), "
+                              f"got {settings.sigma!r}")
         super().__init__(settings)
 
     def build_network(self, out_channels: int) -> TimmUNet:
@@ -63,5 +65,6 @@ def search_space(trial) -> dict:
             "loss": trial.suggest_categorical("heatmap.loss", list(HEATMAP_LOSSES))}
 
 
-DETECTORS.register("heatmap", "U-Net heatmap regression with a timm encoder (random init); mask head for segmentation",
+DETECTORS.register("heatmap", "U-Net heatmap regression with a timm encoder (random init); mask head for "
+                              "segmentation",
                    settings=HeatmapSettings, search_space=search_space)(HeatmapDetector)

@@ -33,8 +33,9 @@ def heatmap_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch
 
 
 def spatial_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Spatially normalised cross-entropy: ``mean_{b,k} -sum_p q(p) log softmax_p(logits)``, the softmax over the
-    H x W plane of each channel and ``q`` the target normalised to sum 1 per channel. (B, K, H, W) -> scalar."""
+    """Spatially normalised cross-entropy: ``mean_{b,k} -sum_p q(p) log softmax_p(logits)``, the softmax over
+    the H x W plane of each channel and ``q`` the target normalised to sum 1 per channel. (B, K, H, W) ->
+    scalar."""
     log_p = F.log_softmax(logits.flatten(2), dim=-1)
     q = target.flatten(2)
     q = q / q.sum(-1, keepdim=True).clamp_min(1e-12)
@@ -42,7 +43,8 @@ def spatial_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.T
 
 
 def heatmap_probabilities(output: torch.Tensor, loss: str) -> torch.Tensor:
-    """Network output -> non-negative heatmaps for decoding: spatial softmax for ``softmax-ce``, as-is for ``mse``."""
+    """Network output -> non-negative heatmaps for decoding: spatial softmax for ``softmax-ce``, as-is for
+    ``mse``."""
     if loss == "mse":
         return output
     return F.softmax(output.flatten(2), dim=-1).view_as(output)

@@ -45,7 +45,8 @@ never saw blurred samples).
 
 **Loss** (*paper*: supervised term + spatially normalised cross-entropy)::
 
-    L = mse_weight * ||out - target||^2  +  ce_weight * mean_{b,k} -sum_p q(p) log softmax_p(blur(x0_hat) / ce_temperature)
+    L = mse_weight * ||out - target||^2
+        + ce_weight * mean_{b,k} -sum_p q(p) log softmax_p(blur(x0_hat) / ce_temperature)
 
 ``target`` is ``eps``, ``v`` or ``x_0`` (``prediction``: ``epsilon``, ``v_prediction``, ``sample``;
 :func:`baselines.diffusion.training_target`); the softmax runs over the H x W plane of each
@@ -141,15 +142,19 @@ class SaltPepperSettings:
         object.__setattr__(self, "block_out_channels", tuple(int(c) for c in self.block_out_channels))
         channels = self.block_out_channels
         if not channels or min(channels) < 1:
-            raise ConfigError(f"{WHAT}: block_out_channels must be a non-empty list of positive widths, got {channels}")
+            raise ConfigError(f"{WHAT}: block_out_channels must be a non-empty list of positive widths, "
+                              f"got {channels}")
         groups = min(8, min(channels))
         if any(c % groups for c in channels):
-            raise ConfigError(f"{WHAT}: block_out_channels {channels} must all be divisible by {groups} (group norm)")
+            raise ConfigError(f"{WHAT}: block_out_channels {channels} must all be divisible by {groups} "
+                              "(group norm)")
         if not 0 <= self.attention_levels <= len(channels):
-            raise ConfigError(f"{WHAT}: attention_levels must be in [0, {len(channels)}], got {self.attention_levels}")
+            raise ConfigError(f"{WHAT}: attention_levels must be in [0, {len(channels)}], "
+                              f"got {self.attention_levels}")
         if self.output_stride not in (1, 2, 4, 8):
             raise ConfigError(f"{WHAT}: output_stride must be 1, 2, 4 or 8, got {self.output_stride}")
-        for name in ("layers_per_block", "num_train_timesteps", "steps", "n_samples", "val_n_samples", "top_k"):
+        counts = ("layers_per_block", "num_train_timesteps", "steps", "n_samples", "val_n_samples", "top_k")
+        for name in counts:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"{WHAT}: {name} must be an integer >= 1, got {getattr(self, name)!r}")
         if self.num_train_timesteps < 2:
@@ -158,12 +163,14 @@ class SaltPepperSettings:
             raise ConfigError(f"{WHAT}: steps ({self.steps}) cannot exceed num_train_timesteps "
                               f"({self.num_train_timesteps})")
         if not 0 < self.beta_start <= self.beta_end < 1:
-            raise ConfigError(f"{WHAT}: need 0 < beta_start <= beta_end < 1, got {self.beta_start}, {self.beta_end}")
+            raise ConfigError(f"{WHAT}: need 0 < beta_start <= beta_end < 1, "
+                              f"got {self.beta_start}, {self.beta_end}")
         choices = {"prediction": ("epsilon", "v_prediction", "sample"), "target": ("bilinear", "nearest"),
                    "inference": ("single", "multi"), "aggregate": ("mean", "median")}
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
-                raise ConfigError(f"{WHAT}: {name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}")
+                raise ConfigError(f"{WHAT}: {name} must be one of {', '.join(valid)}, "
+                                  f"got {getattr(self, name)!r}")
         if self.mse_weight < 0 or self.ce_weight < 0 or self.mse_weight + self.ce_weight == 0:
             raise ConfigError(f"{WHAT}: mse_weight and ce_weight must be >= 0 and not both 0")
         if self.ce_temperature <= 0:
@@ -198,7 +205,8 @@ def few_hot_weights(landmarks: torch.Tensor, size: tuple[int, int], mode: str = 
 
 
 def few_hot_heatmaps(landmarks: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
-    """The clean diffusion sample ``x_0``: :func:`few_hot_weights` scaled so each channel's hottest pixel is 1."""
+    """The clean diffusion sample ``x_0``: :func:`few_hot_weights` scaled so each channel's hottest pixel
+    is 1."""
     weights = few_hot_weights(landmarks, size, mode)
     return weights / weights.flatten(2).amax(-1)[..., None, None]
 
@@ -211,8 +219,8 @@ def blur_std(t: torch.Tensor, num_train_timesteps: int, min_std: float, max_std:
 
 
 def gaussian_blur(x: torch.Tensor, std: torch.Tensor | float, kernel_size: int) -> torch.Tensor:
-    """Blur every channel of (B, C, H, W) with a separable ``kernel_size`` Gaussian of std ``std`` (a number or
-    one per batch item), normalised to sum 1 and zero-padded; std 0 (or kernel 1) is the identity."""
+    """Blur every channel of (B, C, H, W) with a separable ``kernel_size`` Gaussian of std ``std`` (a number
+    or one per batch item), normalised to sum 1 and zero-padded; std 0 (or kernel 1) is the identity."""
     batch, channels, height, width = x.shape
     std = torch.as_tensor(std, dtype=torch.float32, device=x.device).reshape(-1).expand(batch)
     if kernel_size == 1 or bool((std <= 0).all()):
@@ -290,7 +298,8 @@ class SaltPepperDetector(Detector):
 
     def blur(self, heatmaps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         s = self.settings
-        return gaussian_blur(heatmaps, blur_std(t, s.num_train_timesteps, s.blur_min_std, s.blur_max_std), s.blur_kernel)
+        std = blur_std(t, s.num_train_timesteps, s.blur_min_std, s.blur_max_std)
+        return gaussian_blur(heatmaps, std, s.blur_kernel)
 
     # --- the Trainable protocol -------------------------------------------------------------------
     def training_loss(self, batch: Batch) -> torch.Tensor:
@@ -320,9 +329,11 @@ class SaltPepperDetector(Detector):
             out, _, x0_hat = self.denoise(model, xt, cond, t)
             loss = out.new_zeros(())
             if s.mse_weight:
-                loss = loss + s.mse_weight * F.mse_loss(out, training_target(x0, noise, abar[t], s.prediction))
+                target = training_target(x0, noise, abar[t], s.prediction)
+                loss = loss + s.mse_weight * F.mse_loss(out, target)
             if s.ce_weight:
-                loss = loss + s.ce_weight * spatial_cross_entropy(self.blur(x0_hat, t) / s.ce_temperature, weights)
+                blurred = self.blur(x0_hat, t)
+                loss = loss + s.ce_weight * spatial_cross_entropy(blurred / s.ce_temperature, weights)
             return loss
         return loss_of
 
@@ -345,7 +356,8 @@ class SaltPepperDetector(Detector):
         self.model = build_unet((height // s.output_stride, width // s.output_stride),
                                 self.num_landmarks + s.output_stride**2, self.num_landmarks,
                                 s.block_out_channels, s.layers_per_block, s.attention_levels)
-        self.device, self.eval_batch_size, self.amp = context.device, context.settings.eval_batch_size, context.settings.amp
+        self.device, self.amp = context.device, context.settings.amp
+        self.eval_batch_size = context.settings.eval_batch_size
         self.seed = context.seed
 
     def fit(self, train: ImageSet, val: ImageSet, context: FitContext) -> History:
@@ -353,10 +365,11 @@ class SaltPepperDetector(Detector):
         return train_in_context(self, train, val, context)
 
     @torch.inference_mode()
-    def sample_heatmaps(self, images: torch.Tensor, generator: torch.Generator, inference: str) -> torch.Tensor:
-        """Readout heatmaps (B, K, h, w) for (B, 1, H, W) images: the blurred ``x0_hat`` of the last reverse step
-        of ``inference`` (``single`` or ``multi``, see the module docstring); one sample per row, noise drawn
-        from ``generator`` (CPU)."""
+    def sample_heatmaps(self, images: torch.Tensor, generator: torch.Generator,
+                        inference: str) -> torch.Tensor:
+        """Readout heatmaps (B, K, h, w) for (B, 1, H, W) images: the blurred ``x0_hat`` of the last reverse
+        step of ``inference`` (``single`` or ``multi``, see the module docstring); one sample per row, noise
+        drawn from ``generator`` (CPU)."""
         s = self.settings
         cond = self.condition(images)
         shape = (len(images), self.num_landmarks, *cond.shape[-2:])
@@ -381,7 +394,8 @@ class SaltPepperDetector(Detector):
         return self.blur(x0, last)
 
     @torch.inference_mode()
-    def predict(self, images: ImageSet, n_samples: int | None = None, inference: str | None = None) -> Prediction:
+    def predict(self, images: ImageSet, n_samples: int | None = None,
+                inference: str | None = None) -> Prediction:
         """Positions and per-landmark spread from ``n_samples`` samples (default: the settings') of the
         ``inference`` mode (default: the settings')."""
         s = self.settings

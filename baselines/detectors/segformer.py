@@ -76,7 +76,8 @@ class SegformerSettings:
         if self.size not in SIZES:
             raise ConfigError(f"segformer setting size must be one of {', '.join(SIZES)}, got {self.size!r}")
         if self.loss not in HEATMAP_LOSSES:
-            raise ConfigError(f"segformer setting loss must be one of {', '.join(HEATMAP_LOSSES)}, got {self.loss!r}")
+            raise ConfigError(f"segformer setting loss must be one of {', '.join(HEATMAP_LOSSES)}, "
+                              f"got {self.loss!r}")
         if not is_number(self.sigma) or self.sigma <= 0:
             raise ConfigError(f"segformer setting sigma must be a positive number, got {self.sigma!r}")
         for name in ("drop_path_rate", "classifier_dropout"):
@@ -87,15 +88,16 @@ class SegformerSettings:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (list, tuple)) and len(value) == 4
                                           and all(_is_positive_int(v) for v in value)):
-                raise ConfigError(f"segformer setting {name} must be 4 positive integers (one per stage), got {value!r}")
+                raise ConfigError(f"segformer setting {name} must be 4 positive integers (one per stage), "
+                                  f"got {value!r}")
         if self.decoder_hidden_size is not None and not _is_positive_int(self.decoder_hidden_size):
             raise ConfigError(f"segformer setting decoder_hidden_size must be a positive integer, "
                               f"got {self.decoder_hidden_size!r}")
         arch = self.architecture()
         for width, heads in zip(arch["hidden_sizes"], arch["num_attention_heads"]):
             if width % heads:
-                raise ConfigError(f"segformer setting num_attention_heads {arch['num_attention_heads']} must divide "
-                                  f"hidden_sizes {arch['hidden_sizes']} stage by stage")
+                raise ConfigError(f"segformer setting num_attention_heads {arch['num_attention_heads']} must "
+                                  f"divide hidden_sizes {arch['hidden_sizes']} stage by stage")
 
     def architecture(self) -> dict[str, Any]:
         """The resolved encoder/decoder shape: the size's published values with overrides applied."""
@@ -166,7 +168,7 @@ def search_space(trial) -> dict[str, Any]:
     }
 
 
-DETECTORS.register("segformer", "SegFormer (MiT encoder + all-MLP decoder, transformers, random init) at stride 4; "
-                                "mask or landmark heatmaps",
+DETECTORS.register("segformer", "SegFormer (MiT encoder + all-MLP decoder, transformers, random init) at "
+                                "stride 4; mask or landmark heatmaps",
                    settings=SegformerSettings, search_space=search_space)(SegformerDetector)
 

@@ -43,5 +43,5 @@ class DataSettings:
             raise ConfigError(f"data.sdr_inequality must be one of {', '.join(SDR_INEQUALITIES)}, "
                               f"got {self.sdr_inequality!r}")
         if self.ground_truth not in GROUND_TRUTHS:
-            raise ConfigError(f"data.ground_truth must be one of {', '.join(GROUND_TRUTHS)} (data sets with one "
-                              f"annotation ignore it), got {self.ground_truth!r}")
+            raise ConfigError(f"data.ground_truth must be one of {', '.join(GROUND_TRUTHS)} (data sets with "
+                              f"one annotation ignore it), got {self.ground_truth!r}")

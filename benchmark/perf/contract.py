@@ -1,5 +1,5 @@
-"""What a model plug-in gives ``benchmark perf``, so that perf measures every registered model by the plug-in's
-own code and knows none of them by name.
+"""What a model plug-in gives ``benchmark perf``, so that perf measures every registered model by the
+plug-in's own code and knows none of them by name.
 
 * A detector that trains (:attr:`benchmark.detector.Detector.trains`): ``setup`` builds its network,
   ``training_loss`` is its suite step's loss, ``network_loss(batch)`` the same loss as a function of a

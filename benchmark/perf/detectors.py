@@ -44,15 +44,16 @@ def detector_figures(name: str, detector: Detector, data: TaskData, settings: Tr
                      device: torch.device, calls: int, warmup: int, inference_images: int) -> ModelFigures:
     """Train (suite and reference) and inference images per second of one detector."""
     torch.manual_seed(0)
-    context = FitContext(settings=settings, augmentation=Augmentation(), protocol=data.protocol, seed=0, device=device,
-                         progress=False)
+    context = FitContext(settings=settings, augmentation=Augmentation(), protocol=data.protocol, seed=0,
+                         device=device, progress=False)
     detector.setup(data.train, context)
     reference_model = copy.deepcopy(detector.model).to(device).train()
     prepare_model(detector.model, settings, device).train()
     batch = batch_from(data.train, np.arange(min(settings.batch_size, len(data.train)))).to(device)
-    loss_of = detector.network_loss(batch)
     bs = len(batch)
-    reference = rate(plain_step(reference_model, loss_of, settings.lr, device, settings.amp), bs, calls, warmup, device)
+    reference_step = plain_step(reference_model, detector.network_loss(batch), settings.lr, device,
+                                settings.amp)
+    reference = rate(reference_step, bs, calls, warmup, device)
     train = rate(suite_step(detector, data, settings, device), bs, calls, warmup, device)
     detector.model.eval()
     test = data.test.subset(np.arange(min(inference_images, len(data.test))))

@@ -289,7 +289,8 @@ def trainees(task: str, profile: str, only: list[str] | None) -> list[Trainee]:
             if kind in detector.kinds:
                 chosen.append(detector_trainee(name, detector, data, settings))
         else:
-            generator = create_augmentation(name, resolve_config(profile, task, name, "heatmap")["augmentations"])
+            sections = resolve_config(profile, task, name, "heatmap")["augmentations"]
+            generator = create_augmentation(name, sections)
             chosen.extend(generator_trainee(model) for model in generator.perf_models(data.train, CPU))
     return chosen
 

@@ -1,5 +1,5 @@
-"""The registered plug-ins ``benchmark perf`` measures, in registry order: every detector that trains and every
-augmentation that generates (each at its default settings decides); a newly registered one is measured
+"""The registered plug-ins ``benchmark perf`` measures, in registry order: every detector that trains and
+every augmentation that generates (each at its default settings decides); a newly registered one is measured
 without a change to perf. What perf asks of them is :mod:`benchmark.perf.contract`."""
 
 from __future__ import annotations
@@ -19,5 +19,6 @@ def generator_names() -> list[str]:
 
 
 def model_names() -> list[str]:
-    """Every name whose models ``benchmark perf`` measures: :func:`detector_names`, then :func:`generator_names`."""
+    """Every name whose models ``benchmark perf`` measures: :func:`detector_names`, then
+    :func:`generator_names`."""
     return [*detector_names(), *generator_names()]

@@ -53,8 +53,9 @@ class PerfReport:
                 "fast_sampler_speed_up": self.fast_sampler_speed_up}
 
     def table(self) -> str:
-        lines = [f"# benchmark perf: task {self.task}, profile {self.profile}, {self.device}, {self.threads} threads",
-                 "", "| model | kind | batch | train img/s | reference img/s | train / reference | "
+        title = (f"# benchmark perf: task {self.task}, profile {self.profile}, {self.device}, "
+                 f"{self.threads} threads")
+        lines = [title, "", "| model | kind | batch | train img/s | reference img/s | train / reference | "
                  "inference or sampling img/s | note |", "|---|---|---|---|---|---|---|---|"]
         lines += [f"| {m.model} | {m.kind} | {m.batch_size} | {m.train:.1f} | {m.reference:.1f} | "
                   f"{m.train_vs_reference:.2f} | {_number(m.inference)} | {m.note} |" for m in self.models]
@@ -73,8 +74,9 @@ def _number(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.1f}"
 
 
-def run_perf(task: str = "hand", profile: str = "default", device: str = "auto", calls: int = 10, warmup: int = 3,
-             only: list[str] | None = None, sampler_images: int = 4, progress: bool = True) -> PerfReport:
+def run_perf(task: str = "hand", profile: str = "default", device: str = "auto", calls: int = 10,
+             warmup: int = 3, only: list[str] | None = None, sampler_images: int = 4,
+             progress: bool = True) -> PerfReport:
     """Measure the rows named in ``only`` (names of :mod:`benchmark.perf.plugins`, ``pipeline``,
     ``samplers``; all by default): every registered detector that trains and fits the task, every row of
     every registered generator (:mod:`benchmark.perf.contract`), the pipeline and the samplers."""
@@ -89,12 +91,14 @@ def run_perf(task: str = "hand", profile: str = "default", device: str = "auto",
     settings = build(TrainSettings, config["train"], "train")  # the train section is the same for every model
     for name in tqdm(jobs, desc="benchmark perf", disable=not progress):
         if name in detectors:
-            detector = DETECTORS.create(name, **resolve_config(profile, task, "none", name)["detectors"][name])
+            params = resolve_config(profile, task, "none", name)["detectors"][name]
+            detector = DETECTORS.create(name, **params)
             if kind in detector.kinds:
-                report.models.append(detector_figures(name, detector, data, settings, torch_device, calls, warmup,
-                                                      inference_images=32))
+                report.models.append(detector_figures(name, detector, data, settings, torch_device, calls,
+                                                      warmup, inference_images=32))
         elif name in generators:
-            generator = create_augmentation(name, resolve_config(profile, task, name, "heatmap")["augmentations"])
+            sections = resolve_config(profile, task, name, "heatmap")["augmentations"]
+            generator = create_augmentation(name, sections)
             report.models.extend(generator_figures(model, torch_device, calls, warmup, n_samples=32)
                                  for model in generator.perf_models(data.train, torch_device))
         elif name == "pipeline" and kind == "landmarks":

@@ -12,7 +12,8 @@ from benchmark.augmentation import create_augmentation
 from benchmark.perf.timing import rate
 
 
-def sampler_rates(params: dict, image_size: tuple[int, int], n_images: int, device: torch.device) -> dict[str, float]:
+def sampler_rates(params: dict, image_size: tuple[int, int], n_images: int,
+                  device: torch.device) -> dict[str, float]:
     """Images per second of both samplers on ``n_images`` samples (one batch)."""
     ddpm = create_augmentation("ddpm", {"ddpm": params})
     s = ddpm.settings
