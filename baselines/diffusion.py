@@ -1,6 +1,7 @@
 """Diffusion maths shared by every diffusion model of the suite (``ddpm``, ``shape-ddpm``, latent
 blending's latent DDPM, the ``saltpepper`` detector): schedules, the forward process, prediction types,
-loss weighting, EMA, training and sampling. Schedules and reverse steps are diffusers' schedulers.
+loss weighting, EMA, training and sampling. Schedules and reverse steps are diffusers' schedulers; the
+U-Net is :mod:`baselines.networks.diffusion_unet`'s.
 
 Symbols (paper -> code). ``T`` = ``num_train_timesteps``; ``beta_t`` the schedule (``beta_schedule``:
 ``linear`` 1e-4 .. 2e-2 of Ho et al. 2020, ``squaredcos_cap_v2`` the cosine schedule of Nichol & Dhariwal
@@ -47,15 +48,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
-from diffusers.models.unets.unet_2d import UNet2DOutput
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
+from baselines.networks.diffusion_unet import PatchedUNet, build_unet
 from benchmark.errors import ConfigError
 from benchmark.training.device import autocast
 from benchmark.training.settings import AmpMode
@@ -107,49 +108,6 @@ def check_recipe(settings, what: str) -> None:
     weights = getattr(settings, "channel_weights", None)
     if weights is not None and (not len(weights) or min(weights) < 0 or not sum(weights) > 0):
         raise ConfigError(f"{what}: channel_weights must be non-negative with a positive sum, got {weights}")
-
-
-def build_unet(
-    sample_size: tuple[int, int],
-    in_channels: int,
-    out_channels: int,
-    block_out_channels: tuple[int, ...],
-    layers_per_block: int,
-    attention_levels: int = 1,
-) -> UNet2DModel:
-    """A randomly initialised diffusers U-Net with one resolution level per entry of ``block_out_channels``
-    (each level but the last halves the resolution) and self-attention only in the ``attention_levels``
-    lowest-resolution levels, where it is cheap."""
-    levels = len(block_out_channels)
-    if not 0 <= attention_levels <= levels:
-        raise ValueError(f"attention_levels must be in [0, {levels}], got {attention_levels}")
-    attention = [level >= levels - attention_levels for level in range(levels)]
-    return UNet2DModel(
-        sample_size=tuple(int(s) for s in sample_size),
-        in_channels=in_channels,
-        out_channels=out_channels,
-        block_out_channels=tuple(int(c) for c in block_out_channels),
-        layers_per_block=layers_per_block,
-        down_block_types=tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in attention),
-        up_block_types=tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(attention)),
-        norm_num_groups=min(8, min(block_out_channels)),
-    )
-
-
-class PatchedUNet(torch.nn.Module):
-    """A U-Net on the ``patch_size``-times coarser grid of pixel-unshuffled inputs (space-to-depth, as in
-    Hoogeboom et al. 2023, "simple diffusion"): (C, H, W) -> (C p^2, H / p, W / p) -> U-Net -> pixel
-    shuffle back. No pixel is lost, every level costs about 1 / p^2, and the coarsest level sees p times
-    more context."""
-
-    def __init__(self, unet: UNet2DModel, patch_size: int):
-        super().__init__()
-        self.unet = unet
-        self.patch_size = patch_size
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> UNet2DOutput:
-        p = self.patch_size
-        return UNet2DOutput(sample=F.pixel_shuffle(self.unet(F.pixel_unshuffle(x, p), t).sample, p))
 
 
 def make_scheduler(
@@ -317,6 +275,25 @@ def train_diffusion(
         ema.copy_to(model.parameters())
     return TrainingReport(losses=torch.stack(losses).cpu().tolist() if losses else [],
                           seconds=time.perf_counter() - started)
+
+
+def reference_loss(data: torch.Tensor, recipe: DiffusionRecipe,
+                   condition: torch.Tensor | None = None) -> Callable[[torch.nn.Module], torch.Tensor]:
+    """:func:`train_diffusion`'s loss as a function of the network, for ``benchmark perf``'s reference loop:
+    every call draws a batch of ``data`` (already on its device; ``condition`` paired row by row),
+    timesteps and noise from torch's global generator on that device, with nothing else around it."""
+    abar = scheduler_for(recipe).alphas_cumprod.to(data.device)
+
+    def loss_of(model: torch.nn.Module) -> torch.Tensor:
+        index = torch.randint(len(data), (recipe.batch_size,), device=data.device)
+        x0 = data[index]
+        t = torch.randint(recipe.num_train_timesteps, (recipe.batch_size,), device=data.device)
+        eps = torch.randn_like(x0)
+        cond = None if condition is None else condition[index]
+        output = model(_network_input(add_noise(x0, eps, abar[t]), cond), t).sample
+        target = training_target(x0, eps, abar[t], recipe.prediction_type)
+        return diffusion_loss(output, target, abar[t], recipe)
+    return loss_of
 
 
 def ddim_update(
@@ -520,6 +497,10 @@ class DiffusionGeneratorSettings:
             channel_weights=channel_weights,
             ema_decay=self.ema_decay,
         )
+
+    def sampler_note(self) -> str:
+        """How samples are drawn, in words (``benchmark perf``): the DDIM steps; nothing for ``ddpm``."""
+        return f"sampler ddim, {self.ddim_steps} steps" if self.sampler == "ddim" else ""
 
     def size_multiple(self, size: tuple[int, int]) -> int:
         """Both sides of the grid must be multiples of this: the patch times one halving per level but

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 
@@ -30,6 +30,12 @@ from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS, augmentation_parts
 from benchmark.training.batch import Batch
+
+if TYPE_CHECKING:
+    from benchmark.perf.contract import PerfModel
+
+
+COMPOSITIONS = ("real", "synthetic", "real+synthetic")
 
 
 @dataclass(frozen=True)
@@ -41,16 +47,37 @@ class CompositionSettings:
     synthetic_ratio: float = 1.0
 
 
-def check_composition(settings, what: str) -> None:
-    """One-line errors for the composition fields a generator's settings share with
-    :class:`CompositionSettings`."""
-    if settings.composition not in ("real", "synthetic", "real+synthetic"):
-        raise ConfigError(f"{what}: composition must be real, synthetic or real+synthetic, "
-                          f"got {settings.composition!r}")
-    if settings.n_synthetic is not None and settings.n_synthetic < 0:
-        raise ConfigError(f"{what}: n_synthetic must be >= 0 or null, got {settings.n_synthetic}")
-    if settings.synthetic_ratio < 0:
-        raise ConfigError(f"{what}: synthetic_ratio must be >= 0, got {settings.synthetic_ratio}")
+@dataclass(frozen=True)
+class GeneratorSettings(CompositionSettings):
+    """The base of every generator's settings, declaring once what they share: how the generated set joins
+    the real one (:class:`CompositionSettings`) and how many samples are generated, ``n_samples`` or, where
+    that is ``None``, ``samples_ratio`` times the training set (:meth:`n_to_generate`). A generator's
+    settings add their own fields and name the method in ``method``, which starts its error messages."""
+
+    method: ClassVar[str] = "generator"
+
+    n_samples: int | None = None
+    samples_ratio: float = 1.0
+
+    def __post_init__(self) -> None:
+        what = self.method
+        if self.composition not in COMPOSITIONS:
+            raise ConfigError(f"{what}: composition must be real, synthetic or real+synthetic, "
+                              f"got {self.composition!r}")
+        if self.synthetic_ratio < 0:
+            raise ConfigError(f"{what}: synthetic_ratio must be >= 0, got {self.synthetic_ratio}")
+        if self.n_synthetic is not None and self.n_synthetic < 0:
+            raise ConfigError(f"{what}: n_synthetic must be >= 0 or null, got {self.n_synthetic}")
+        if self.n_samples is not None and self.n_samples < 1:
+            raise ConfigError(f"{what}: n_samples must be >= 1 or null, got {self.n_samples}")
+        if self.samples_ratio <= 0:
+            raise ConfigError(f"{what}: samples_ratio must be > 0, got {self.samples_ratio}")
+
+    def n_to_generate(self, n_train: int) -> int:
+        """``n_samples`` if set, else ``round(samples_ratio * n_train)`` (at least 1)."""
+        if self.n_samples is not None:
+            return int(self.n_samples)
+        return max(1, round(self.samples_ratio * n_train))
 
 
 def composition_search_space(name: str):
@@ -76,7 +103,8 @@ class SyntheticSet:
 
 
 class Augmentation:
-    """Base class and the ``none`` strategy. Generators set :attr:`composition` from their settings."""
+    """Base class and the ``none`` strategy. Generators set :attr:`composition` to their settings (a
+    :class:`GeneratorSettings`)."""
 
     name: str = "none"
     composition: CompositionSettings | None = None
@@ -113,6 +141,12 @@ class Augmentation:
     def metrics(self) -> dict[str, float]:
         """Counters accumulated while transforming (logged once at the end of training)."""
         return {}
+
+    def perf_models(self, train: ImageSet, device: torch.device) -> list[PerfModel]:
+        """The networks ``benchmark perf`` measures, one row each, at these settings on ``train`` (their data
+        prepared on ``device``; :mod:`benchmark.perf.contract`); every strategy that generates gives at least
+        one."""
+        return []
 
 
 def _role(part: Augmentation) -> str:

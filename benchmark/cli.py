@@ -346,12 +346,13 @@ def command_ablate(args: argparse.Namespace) -> None:
 
 
 def command_perf(args: argparse.Namespace) -> None:
-    from benchmark.perf.dry_run import MODEL_NAMES, dry_run, read_throughput
-    from benchmark.perf.report import DETECTOR_NAMES, GENERATOR_NAMES, run_perf
+    from benchmark.perf.dry_run import dry_run, read_throughput
+    from benchmark.perf.plugins import model_names
+    from benchmark.perf.report import JOBS, run_perf
     from benchmark.registry import TASKS
 
     TASKS.entry(args.task)
-    known = MODEL_NAMES if args.dry_run else (*DETECTOR_NAMES, *GENERATOR_NAMES, "pipeline", "samplers")
+    known = model_names() if args.dry_run else [*model_names(), *JOBS]
     for name in args.only or []:
         if name not in known:
             raise ConfigError(f"--only: unknown name {name!r}; choose from {', '.join(known)}")

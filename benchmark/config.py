@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from benchmark.checks import is_integer, is_number
 from benchmark.errors import ConfigError, first_line
 from benchmark.field_types import check_field_types
 from benchmark.registry import augmentation_parts
@@ -63,18 +64,15 @@ def check_run_options(config: dict[str, Any]) -> None:
     """The run-level keys, before anything is loaded: ``seed`` an integer in [0, 2^32) (NumPy's legacy
     seeding, which the suite also sets, takes no more), ``fold`` an integer >= 1, ``train_size`` null or
     an integer >= 1, ``val_fraction`` a number in (0, 1)."""
-    def integer(value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool)
-
-    if not integer(config.get("seed")) or not 0 <= config["seed"] < 2**32:
+    if not is_integer(config.get("seed")) or not 0 <= config["seed"] < 2**32:
         raise ConfigError(f"seed must be an integer in [0, 2^32), got {config.get('seed')!r}")
-    if not integer(config.get("fold")) or config["fold"] < 1:
+    if not is_integer(config.get("fold")) or config["fold"] < 1:
         raise ConfigError(f"fold must be an integer >= 1, got {config.get('fold')!r}")
     size = config.get("train_size")
-    if size is not None and (not integer(size) or size < 1):
+    if size is not None and (not is_integer(size) or size < 1):
         raise ConfigError(f"train_size must be null or an integer >= 1, got {size!r}")
     fraction = config.get("val_fraction")
-    if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 < fraction < 1:
+    if not is_number(fraction) or not 0 < fraction < 1:
         raise ConfigError(f"val_fraction must be a number in (0, 1), got {fraction!r}")
 
 
@@ -168,6 +166,7 @@ def build(cls, params: dict[str, Any], what: str):
     valid = {f.name for f in fields(cls)}
     unknown = sorted(set(params) - valid)
     if unknown:
-        raise ConfigError(f"unknown {what} setting(s) {', '.join(unknown)}. Valid: {', '.join(sorted(valid))}")
+        raise ConfigError(f"unknown {what} setting(s) {', '.join(unknown)}. "
+                          f"Valid: {', '.join(sorted(valid))}")
     check_field_types(cls, params, what)
     return cls(**params)

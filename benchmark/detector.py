@@ -17,6 +17,7 @@ import torch
 
 from benchmark.augmentation import Augmentation
 from benchmark.data.imageset import ImageSet
+from benchmark.training.batch import Batch
 from benchmark.training.loop import History, fit
 from benchmark.training.settings import TrainSettings
 
@@ -65,6 +66,13 @@ class Detector(ABC):
         """Build the untrained network for ``train`` (its landmark count, size) so that :meth:`fit`, or
         ``benchmark perf`` step by step, can train it; detectors that train override this."""
         raise TypeError(f"{self.name} has no network to set up")
+
+    def network_loss(self, batch: Batch) -> Callable[[torch.nn.Module], torch.Tensor]:
+        """The training loss on ``batch`` as a function of a network of this detector's architecture, with
+        what does not depend on the network (targets, conditions) prepared once: ``training_loss(batch)``
+        is ``network_loss(batch)(self.model)``, and ``benchmark perf``'s reference loop calls it on a copy
+        of the network (:mod:`benchmark.perf.contract`); detectors that train override this."""
+        raise TypeError(f"{self.name} has no network to train")
 
     @abstractmethod
     def fit(self, train: ImageSet, val: ImageSet, context: FitContext) -> History | None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class Protocol:
@@ -26,25 +24,3 @@ class Protocol:
 
     def as_params(self) -> dict[str, str]:
         return {f"protocol.{k}": str(v) for k, v in asdict(self).items()}
-
-
-CEPH_SDR_RADII_MM = (2.0, 2.5, 3.0, 4.0)
-HAND_SDR_RADII_MM = (2.0, 4.0, 10.0)
-
-WRIST_WIDTH_MM = 50.0
-WRIST_LANDMARKS = (1, 5)
-
-
-def wrist_rule_spacing(landmarks: np.ndarray, where: str = "landmarks") -> np.ndarray:
-    """Payer's hand protocol: the distance between landmarks 1 and 5 (0-based) of the ground truth is 50 mm.
-
-    ``landmarks`` is (N, K, 2) in working pixels; returns (N, 2) isotropic mm per working pixel. The
-    rule is applied after resizing, so a non-uniform resize must not be used with it (readers keep the
-    aspect ratio or resize uniformly for hand data).
-    """
-    a, b = WRIST_LANDMARKS
-    width_px = np.linalg.norm(np.asarray(landmarks)[:, a] - np.asarray(landmarks)[:, b], axis=-1)
-    if np.any(width_px <= 0):
-        raise ValueError(f"{where}: wrist landmarks {a} and {b} coincide, the 50 mm rule is undefined")
-    per_px = WRIST_WIDTH_MM / width_px
-    return np.stack([per_px, per_px], axis=1)

@@ -63,7 +63,7 @@ def staged_readback(
     n_unconditional: int | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of the module docstring's three stages for a two-channel generator ``augmentation``."""
-    from baselines.augmentations.two_channel import encode_two_channel, n_to_generate
+    from baselines.augmentations.two_channel import encode_two_channel
 
     s = augmentation.settings
     size = s.grid(train.image_size)
@@ -83,7 +83,7 @@ def staged_readback(
                 started = time.perf_counter()
                 restored = augmentation.denoise(data, (t + 1) / total, steps, seed + t, device)
                 rows.append(_stage(f"(b) t={t}, {label}", restored, train, s, time.perf_counter() - started))
-    n = n_unconditional or n_to_generate(s, len(train))
+    n = n_unconditional or s.n_to_generate(len(train))
     started = time.perf_counter()
     samples = augmentation.sample(n, seed, device)
     rows.append(_stage("(c) unconditional", samples, train, s, time.perf_counter() - started))

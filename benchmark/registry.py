@@ -3,9 +3,11 @@
 Names are the public API (``--task hand --aug ddpm --detector heatmap``), as in timm's model registry
 and lm-evaluation-harness; an augmentation name may join two registered ones, ``classic+ddpm``
 (:func:`augmentation_parts`, :func:`benchmark.augmentation.create_augmentation`). A plug-in registers
-itself with a decorator in the module that defines it; each registry imports its own plug-in package
-once, on first use, so that every name of that kind is known (looking up a task does not import the
-detectors' deep-learning libraries).
+itself in the module that defines it: ``register(name, description, settings=Settings)(Constructor)``
+makes ``create(name, **params)`` build the settings dataclass from the parameter block (an unknown key is
+a one-line error listing the valid ones) and pass it to the constructor. Each registry imports its own
+plug-in package once, on first use, so that every name of that kind is known (looking up a task does not
+import the detectors' deep-learning libraries).
 """
 
 from __future__ import annotations
@@ -25,13 +27,16 @@ SearchSpace = Callable[..., dict]
 
 @dataclass(frozen=True)
 class Entry(Generic[T]):
-    """A registered name. ``search_space(trial) -> settings`` (optional, declared beside the method) suggests
-    the method's own settings for an Optuna sweep, naming each trial parameter ``<name>.<setting>``."""
+    """A registered name. ``settings``: the dataclass that ``factory`` takes as its one argument (None: the
+    factory takes the parameters themselves). ``search_space(trial) -> settings`` (optional, declared beside
+    the method) suggests the method's own settings for an Optuna sweep, naming each trial parameter
+    ``<name>.<setting>``."""
 
     name: str
     description: str
     factory: Callable[..., T]
     search_space: SearchSpace | None = None
+    settings: type | None = None
 
 
 class Registry(Generic[T]):
@@ -43,12 +48,14 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry[T]] = {}
         self._loaded = False
 
-    def register(self, name: str, description: str,
+    def register(self, name: str, description: str, settings: type | None = None,
                  search_space: SearchSpace | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Register the decorated factory (a plug-in's class, usually) as ``name``; with ``settings`` it
+        takes one instance of that dataclass, which :meth:`create` builds from the parameter block."""
         def decorator(factory: Callable[..., T]) -> Callable[..., T]:
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
-            self._entries[name] = Entry(name, description, factory, search_space)
+            self._entries[name] = Entry(name, description, factory, search_space, settings)
             return factory
 
         return decorator
@@ -65,8 +72,16 @@ class Registry(Generic[T]):
             raise ConfigError(f"unknown {self.kind} {name!r}.{hint} Valid: {', '.join(self.names())}")
         return self._entries[name]
 
-    def create(self, name: str, *args, **kwargs) -> T:
-        return self.entry(name).factory(*args, **kwargs)
+    def create(self, name: str, **params) -> T:
+        """The plug-in ``name`` made from its parameter block: the factory gets
+        ``build(entry.settings, params)`` (unknown keys: a ConfigError naming ``<name> <kind>`` and the valid
+        keys), or ``params`` themselves where no settings class is registered."""
+        entry = self.entry(name)
+        if entry.settings is None:
+            return entry.factory(**params)
+        from benchmark.config import build  # benchmark.config imports this module
+
+        return entry.factory(build(entry.settings, params, f"{name} {self.kind}"))
 
     def describe(self) -> dict[str, str]:
         return {name: self._entries[name].description for name in self.names()}

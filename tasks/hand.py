@@ -6,11 +6,13 @@ wrist rule (|L1 - L5| = 50 mm) for phantoms and Payer's layout, by the folder's 
 for the plain folder; SDR at 2 / 4 / 10 mm, with Payer-style outlier counts (error >= r).
 """
 
-from benchmark.protocol import HAND_SDR_RADII_MM
 from benchmark.registry import TASKS
 from benchmark.task import Task
 from tasks.formats.detect import read_data_root
 from tasks.phantoms.hand import HAND_LANDMARK_NAMES, read_hand_phantom
+
+# Payer et al.'s success radii; the wrist rule that makes millimetres is tasks.formats.payer_hand's.
+HAND_SDR_RADII_MM = (2.0, 4.0, 10.0)
 
 
 @TASKS.register("hand", "hand X-ray landmarks (37), wrist-width mm rule; phantom or Payer's layout")

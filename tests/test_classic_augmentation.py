@@ -3,10 +3,10 @@ import math
 import pytest
 import torch
 
-from baselines.augmentations import classic, none
 from baselines.augmentations.classic import ClassicAugmentation, ClassicParams, affine_matrices, warp
 from benchmark.errors import ConfigError
 from benchmark.heatmaps import gaussian_heatmaps
+from benchmark.registry import AUGMENTATIONS
 from benchmark.training.batch import Batch
 
 NO_INTENSITY = {"gamma": (1.0, 1.0), "contrast": (1.0, 1.0), "brightness": 0.0, "noise_std": 0.0}
@@ -162,12 +162,12 @@ def test_batches_without_landmarks_or_masks():
 
 
 def test_factories_take_keyword_overrides_and_reject_bad_ones():
-    assert classic.create(rotation_deg=0.0, scale=[1.0, 1.2]).params.scale == (1.0, 1.2)
+    assert AUGMENTATIONS.create("classic", rotation_deg=0.0, scale=[1.0, 1.2]).params.scale == (1.0, 1.2)
     with pytest.raises(ConfigError, match="rotation"):
-        classic.create(rotation=5)
+        AUGMENTATIONS.create("classic", rotation=5)
     with pytest.raises(ConfigError, match="scale"):
-        classic.create(scale=(1.2, 0.9))
+        AUGMENTATIONS.create("classic", scale=(1.2, 0.9))
     with pytest.raises(ConfigError, match="p must"):
-        classic.create(p=1.5)
+        AUGMENTATIONS.create("classic", p=1.5)
     batch = _random_batch()
-    assert none.create().transform(batch, torch.Generator()) is batch
+    assert AUGMENTATIONS.create("none").transform(batch, torch.Generator()) is batch

@@ -1,8 +1,12 @@
+import dataclasses
+
 import pytest
 
 from benchmark.config import flatten, load_profile, profile_names, resolve_config
 from benchmark.errors import ConfigError
+from benchmark.data.settings import DataSettings
 from benchmark.registry import AUGMENTATIONS, DETECTORS
+from benchmark.training.settings import TrainSettings
 
 
 def test_profile_is_resolved_for_the_chosen_task_and_methods():
@@ -46,3 +50,27 @@ def test_every_method_block_of_every_profile_builds(profile):
         assert set(blocks[kind]) == set(registry.names()), (profile, kind)
         for name, params in blocks[kind].items():
             registry.create(name, **(params or {}))
+
+
+def _plain(value):
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def test_a_key_every_profile_sets_has_the_default_profiles_value_as_its_dataclass_default():
+    """One source of defaults: where every profile sets a key, the settings dataclass's default is never a
+    profile's, so it is the default profile's value (code that builds settings without a profile gets the
+    default profile's method). A key some profile leaves out keeps the default that profile runs with."""
+    profiles = [load_profile(name) for name in profile_names()]
+    blocks = [("train", TrainSettings, [p["train"] for p in profiles]),
+              ("data", DataSettings, [p["data"] for p in profiles])]
+    blocks += [(f"{kind}.{name}", registry.entry(name).settings, [p[kind][name] or {} for p in profiles])
+               for kind, registry in (("detectors", DETECTORS), ("augmentations", AUGMENTATIONS))
+               for name in registry.names()]
+    default = profile_names().index("default")
+    for section, settings, values in blocks:
+        for field in dataclasses.fields(settings):
+            if not all(field.name in block for block in values):
+                continue
+            value = field.default if field.default_factory is dataclasses.MISSING else field.default_factory()
+            if field.name != "image_size":  # per task in a profile, the working size itself in DataSettings
+                assert _plain(value) == _plain(values[default][field.name]), f"{section}.{field.name}"

@@ -9,14 +9,15 @@ import torch
 import baselines.augmentations.ddpm as ddpm_module
 from baselines.augmentations.ddpm import DDPMAugmentation, DDPMSettings
 from baselines.augmentations.two_channel import decode_two_channel, encode_two_channel, rescale_points
-from baselines.diffusion import DiffusionRecipe, build_unet, make_scheduler, sample, train_diffusion
+from baselines.diffusion import DiffusionRecipe, make_scheduler, sample, train_diffusion
+from baselines.networks.diffusion_unet import build_unet
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
-from benchmark.labels.mask_check import MaskPlausibility
+from baselines.augmentations.labels.mask_check import MaskPlausibility
 from benchmark.registry import AUGMENTATIONS
 
-TINY = dict(block_out_channels=[8, 16], layers_per_block=1, num_train_timesteps=20, ddim_steps=3, train_steps=2,
-            batch_size=4, sample_batch_size=8, n_samples=6)
+TINY = dict(block_out_channels=[8, 16], layers_per_block=1, num_train_timesteps=20, ddim_steps=3,
+            train_steps=2, batch_size=4, sample_batch_size=8, n_samples=6)
 SQUARE = np.array([[8.0, 8.0], [23.0, 8.0], [23.0, 23.0], [8.0, 23.0]])
 
 
@@ -25,14 +26,16 @@ def dot_set(n: int = 12, seed: int = 0) -> ImageSet:
     rng = np.random.default_rng(seed)
     landmarks = SQUARE[None] + rng.normal(0, 1.0, (n, 4, 2))
     yy, xx = np.mgrid[:32, :32]
-    images = np.stack([sum(np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 4.0) for x, y in shape) for shape in landmarks])
-    return ImageSet(ids=[f"dots{i}" for i in range(n)], images=np.clip(images, 0, 1), spacing=np.full((n, 2), 0.5),
-                    original_size=np.full((n, 2), 64), landmarks=landmarks)
+    images = np.stack([sum(np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 4.0) for x, y in shape)
+                       for shape in landmarks])
+    return ImageSet(ids=[f"dots{i}" for i in range(n)], images=np.clip(images, 0, 1),
+                    spacing=np.full((n, 2), 0.5), original_size=np.full((n, 2), 64), landmarks=landmarks)
 
 
 def disc_set(n: int = 8) -> ImageSet:
     yy, xx = np.mgrid[:32, :32]
-    masks = np.stack([((xx - 16) ** 2 + (yy - 16) ** 2 < (6 + i % 3) ** 2) for i in range(n)]).astype(np.uint8)
+    masks = np.stack([((xx - 16) ** 2 + (yy - 16) ** 2 < (6 + i % 3) ** 2)
+                      for i in range(n)]).astype(np.uint8)
     return ImageSet(ids=[f"disc{i}" for i in range(n)], images=0.2 + 0.6 * masks, spacing=np.ones((n, 2)),
                     original_size=np.full((n, 2), 32), masks=masks)
 
@@ -41,7 +44,8 @@ def check_columns(result, n: int) -> None:
     lengths = {name: len(column) for name, column in result.quality.items()}
     assert set(lengths.values()) == {n}, lengths
     assert len(result.images) == n and result.images.ids[0] == "ddpm-0-00000"
-    assert np.isfinite(result.images.images).all() and result.images.images.min() >= 0 and result.images.images.max() <= 1
+    images = result.images.images
+    assert np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1
     assert 0 <= result.metrics["acceptance_rate"] <= 1
     assert result.metrics["acceptance_rate"] == pytest.approx(np.mean(result.quality["accepted"]))
     assert result.metrics["n_generated"] == n
@@ -49,7 +53,7 @@ def check_columns(result, n: int) -> None:
 
 def test_factory_validates_settings():
     assert isinstance(AUGMENTATIONS.create("ddpm", **TINY), DDPMAugmentation)
-    with pytest.raises(ConfigError, match="unknown ddpm setting.*bogus"):
+    with pytest.raises(ConfigError, match="unknown ddpm augmentation setting.*bogus"):
         AUGMENTATIONS.create("ddpm", bogus=1)
     with pytest.raises(ConfigError, match="sampler"):
         AUGMENTATIONS.create("ddpm", sampler="euler")
@@ -73,7 +77,8 @@ def test_sampler_shapes_and_determinism():
     assert not np.allclose(first, other)
     ancestral = sample(model, scheduler, 2, (2, 16, 16), "ddpm", 3, 4, 7, torch.device("cpu"), progress=False)
     np.testing.assert_array_equal(
-        ancestral, sample(model, scheduler, 2, (2, 16, 16), "ddpm", 3, 4, 7, torch.device("cpu"), progress=False))
+        ancestral,
+        sample(model, scheduler, 2, (2, 16, 16), "ddpm", 3, 4, 7, torch.device("cpu"), progress=False))
 
 
 @pytest.mark.parametrize("sampler, expected_calls", [("ddim", 4), ("ddpm", 20)])
@@ -122,7 +127,8 @@ def test_labels_read_back_from_perfect_samples(monkeypatch, quality_filter):
     result = AUGMENTATIONS.create("ddpm", **settings).synthesize(train, seed=0)
     check_columns(result, 6)
     accepted = np.asarray(result.quality["accepted"])
-    assert result.quality["reason"][0].startswith("extra peaks" if quality_filter else "unfiltered: extra peaks")
+    expected = "extra peaks" if quality_filter else "unfiltered: extra peaks"
+    assert result.quality["reason"][0].startswith(expected)
     assert accepted[0] == (not quality_filter)
     assert accepted[1:].all(), result.quality["reason"]
     error = np.abs(result.images.landmarks[1:] - train.landmarks[1:6]).max()
@@ -149,7 +155,8 @@ def test_synthesize_segmentation_gives_binary_masks(monkeypatch):
     pairs[0, 1] = -1.0
     monkeypatch.setattr(ddpm_module, "sample", lambda model, scheduler, n, *args, **kwargs: pairs[:n].copy())
     perfect = AUGMENTATIONS.create("ddpm", **TINY).synthesize(train, seed=0)
-    assert perfect.quality["accepted"] == [False] + [True] * 5 and perfect.quality["reason"][0] == "empty mask"
+    assert perfect.quality["accepted"] == [False] + [True] * 5
+    assert perfect.quality["reason"][0] == "empty mask"
     np.testing.assert_array_equal(perfect.images.masks[1:], train.masks[1:6])
 
 
@@ -170,8 +177,8 @@ def test_ddim_reproduces_the_one_image_a_model_was_trained_on():
 
 
 def test_landmarks_closer_than_the_heatmap_resolves_may_share_a_peak():
-    """A fifth landmark 2.5 px from a corner of the square (sigma 1): a generated heatmap that renders the pair
-    as one blob is read with both on it, since the pair lies within 2 sigma + 1 px in training; a reader
+    """A fifth landmark 2.5 px from a corner of the square (sigma 1): a generated heatmap that renders the
+    pair as one blob is read with both on it, since the pair lies within 2 sigma + 1 px in training; a reader
     that only lets pairs within ``merge_distance`` 1 px share a peak rejects it."""
     train = dot_set()
     rng = np.random.default_rng(1)

@@ -10,7 +10,6 @@ from diffusers.training_utils import EMAModel
 from baselines.diffusion import (
     DiffusionRecipe,
     add_noise,
-    build_unet,
     ddim_update,
     denoise_from,
     diffusion_loss,
@@ -24,6 +23,7 @@ from baselines.diffusion import (
     train_diffusion,
     training_target,
 )
+from baselines.networks.diffusion_unet import build_unet
 from benchmark.errors import ConfigError
 
 CPU = torch.device("cpu")

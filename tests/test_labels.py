@@ -9,11 +9,15 @@ import itertools
 import numpy as np
 import pytest
 
-from benchmark.labels.graph import landmark_graph
-from benchmark.labels.mrf import LandmarkMRF
-from benchmark.labels.peaks import detect_peaks, render_landmark_heatmap
-from benchmark.labels.reader import HeatmapLabelReader
-from benchmark.labels.shape_model import ShapeModel, generalised_procrustes, similarity_transform
+from baselines.augmentations.labels.graph import landmark_graph
+from baselines.augmentations.labels.mrf import LandmarkMRF
+from baselines.augmentations.labels.peaks import detect_peaks, render_landmark_heatmap
+from baselines.augmentations.labels.reader import HeatmapLabelReader
+from baselines.augmentations.labels.shape_model import (
+    ShapeModel,
+    generalised_procrustes,
+    similarity_transform,
+)
 from tasks.phantoms.ceph import render_ceph
 from tasks.phantoms.hand import HAND_LANDMARK_NAMES, render_hand
 

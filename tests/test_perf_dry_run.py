@@ -8,8 +8,9 @@ import math
 import pytest
 import torch
 
-from benchmark.perf.dry_run import MODEL_NAMES, DryRunReport, DryRunRow, Throughput, dry_run
+from benchmark.perf.dry_run import DryRunReport, DryRunRow, Throughput, dry_run
 from benchmark.perf.figures import ModelFigures
+from benchmark.perf.plugins import model_names
 from benchmark.perf.report import PerfReport
 from tests.cli_helpers import run_cli
 
@@ -38,7 +39,7 @@ def test_every_model_takes_one_training_step_at_its_profile_size(profile):
 
 def check_one_step_per_model(profile: str) -> None:
     landmarks_only = dry_run("hand", profile, ["saltpepper"], progress=False, whole_step=True).rows
-    others = [name for name in MODEL_NAMES if name != "saltpepper"]
+    others = [name for name in model_names() if name != "saltpepper"]
     segmenting = dry_run("canal", profile, others, progress=False, whole_step=True).rows
     rows = {row.model: row for row in landmarks_only + segmenting}
     assert set(rows) == ROWS

@@ -10,7 +10,7 @@ from skimage.morphology import skeletonize
 
 from benchmark.data.settings import DataSettings
 from benchmark.errors import ConfigError
-from benchmark.protocol import wrist_rule_spacing
+from tasks.formats.payer_hand import wrist_rule_spacing
 from tasks.phantoms.canal import CANAL_SPEC, read_canal_phantom, render_canal
 from tasks.phantoms.ceph import CEPH_LANDMARK_NAMES, CEPH_SPEC, read_ceph_phantom, render_ceph
 from tasks.phantoms.hand import HAND_LANDMARK_NAMES, HAND_SPEC, read_hand_phantom, render_hand

@@ -1,3 +1,4 @@
+import dataclasses
 import subprocess
 import sys
 
@@ -34,6 +35,28 @@ def test_create_passes_parameters_to_the_factory():
     assert detector.settings.sigma == 3.5 and detector.settings.encoder == "resnet10t"
     with pytest.raises(ConfigError, match="unknown heatmap detector setting"):
         DETECTORS.create("heatmap", sigmaa=3)
+
+
+def test_a_registered_settings_class_is_built_from_the_parameter_block():
+    @dataclasses.dataclass(frozen=True)
+    class ToySettings:
+        width: int = 4
+
+    registry = Registry("thing", "tasks")
+    registry.register("toy", "a toy", settings=ToySettings)(lambda settings: ("built", settings))
+    assert registry.create("toy", width=8) == ("built", ToySettings(width=8))
+    assert registry.create("toy") == ("built", ToySettings())
+    with pytest.raises(ConfigError) as error:
+        registry.create("toy", widht=8)
+    assert str(error.value) == "unknown toy thing setting(s) widht. Valid: width"
+
+
+def test_every_detector_and_augmentation_registers_its_settings_class():
+    for registry in (DETECTORS, AUGMENTATIONS):
+        for name in registry.names():
+            assert dataclasses.is_dataclass(registry.entry(name).settings), (registry.kind, name)
+            with pytest.raises(ConfigError, match=f"unknown {name} {registry.kind} setting"):
+                registry.create(name, not_a_setting=1)
 
 
 def test_looking_up_a_task_imports_no_deep_learning_library():

@@ -11,12 +11,11 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.augmentations.classic import create as classic
+from baselines.augmentations.classic import ClassicAugmentation
 from baselines.detectors.losses import from_output_grid, spatial_cross_entropy, to_output_grid
 from baselines.detectors.saltpepper import (
     SaltPepperDetector,
     blur_std,
-    create_saltpepper,
     few_hot_heatmaps,
     few_hot_weights,
     gaussian_blur,
@@ -101,7 +100,8 @@ def test_spatial_cross_entropy_is_smallest_at_the_target_distribution():
 
 def test_uncertainty_summary_ranks_errors():
     errors = np.array([[1.0, 2.0], [3.0, 4.0]])
-    assert uncertainty_summary(errors / 2, errors) == {"uncertainty_mm_mean": 1.25, "uncertainty_error_spearman": 1.0}
+    assert uncertainty_summary(errors / 2, errors) == {"uncertainty_mm_mean": 1.25,
+                                                      "uncertainty_error_spearman": 1.0}
     assert uncertainty_summary(-errors, errors)["uncertainty_error_spearman"] == pytest.approx(-1.0)
     assert math.isnan(uncertainty_summary(np.zeros((2, 2)), errors)["uncertainty_error_spearman"])
 
@@ -124,7 +124,8 @@ class Oracle(nn.Module):
 @pytest.mark.parametrize("inference, calls", [("single", 1), ("multi", 3)])
 def test_sampler_with_an_oracle_reads_the_landmarks_back_exactly(inference, calls):
     images = blobs(2, 5, size=SIZE)
-    detector = create_saltpepper(**TINY, prediction="sample", inference=inference, blur_max_std=0.0, top_k=4)
+    detector = DETECTORS.create("saltpepper", **TINY, prediction="sample", inference=inference,
+                                blur_max_std=0.0, top_k=4)
     detector.num_landmarks = 2
     detector.model = Oracle(torch.from_numpy(images.landmarks), (SIZE[0] // 2, SIZE[1] // 2), 2)
     prediction = detector.predict(images, n_samples=1)
@@ -142,10 +143,10 @@ def test_output_grid_maps_are_inverse():
 
 def train(epochs: int = 4):
     seed_everything(0, torch.device("cpu"))
-    detector = create_saltpepper(**TINY)
+    detector = DETECTORS.create("saltpepper", **TINY)
     settings = TrainSettings(epochs=epochs, samples_per_epoch=32, batch_size=8, eval_batch_size=8, lr=5e-3,
                              warmup_epochs=0, patience=0)
-    context = FitContext(settings=settings, augmentation=classic(), seed=3,
+    context = FitContext(settings=settings, augmentation=ClassicAugmentation(), seed=3,
                          device=torch.device("cpu"), progress=False)
     history = detector.fit(blobs(16, 1, size=SIZE), blobs(4, 2, size=SIZE), context)
     return detector, history
@@ -190,14 +191,15 @@ def test_predictions_repeat_and_do_not_touch_the_training_rng(trained):
 def test_same_seed_gives_identical_training_on_the_cpu(trained):
     first, history = trained
     second, history_again = train()
-    assert [m["train_loss"] for m in history.epoch_metrics] == [m["train_loss"] for m in history_again.epoch_metrics]
+    losses = [m["train_loss"] for m in history.epoch_metrics]
+    assert losses == [m["train_loss"] for m in history_again.epoch_metrics]
     test = blobs(3, 4, size=SIZE)
     np.testing.assert_array_equal(first.predict(test).landmarks, second.predict(test).landmarks)
 
 
 def test_working_size_the_unet_cannot_halve_is_a_config_error():
-    detector = create_saltpepper(**TINY)
-    context = FitContext(settings=TrainSettings(epochs=1), augmentation=classic(), seed=0,
+    detector = DETECTORS.create("saltpepper", **TINY)
+    context = FitContext(settings=TrainSettings(epochs=1), augmentation=ClassicAugmentation(), seed=0,
                          device=torch.device("cpu"), progress=False)
     with pytest.raises(ConfigError, match="divisible by 4"):
         detector.fit(blobs(4, 1, size=(30, 34)), blobs(2, 2, size=(30, 34)), context)
@@ -219,7 +221,7 @@ def test_working_size_the_unet_cannot_halve_is_a_config_error():
 ])
 def test_bad_settings_are_config_errors_naming_the_setting(params, setting):
     with pytest.raises(ConfigError, match=setting):
-        create_saltpepper(**params)
+        DETECTORS.create("saltpepper", **params)
 
 
 def test_registry_and_search_space_build_valid_detectors():
@@ -229,7 +231,7 @@ def test_registry_and_search_space_build_valid_detectors():
     assert detector.alphas_cumprod[0] == pytest.approx(1 - 1e-4)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(5):
-        assert isinstance(create_saltpepper(**search_space(study.ask())), SaltPepperDetector)
+        assert isinstance(DETECTORS.create("saltpepper", **search_space(study.ask())), SaltPepperDetector)
 
 
 # --- end to end through the CLI ---------------------------------------------------------------------------
@@ -243,6 +245,6 @@ def test_ceph_run_reports_multi_and_single_step_with_uncertainty(capsys, trackin
 
 
 def test_segmentation_task_is_refused_before_a_run_starts(capsys, tracking_uri):
-    code, _, err = run_cli(capsys, "run", "--profile", "smoke", "--no-progress", "--tracking-uri", tracking_uri,
-                           "--task", "canal", "--detector", "saltpepper")
+    code, _, err = run_cli(capsys, "run", "--profile", "smoke", "--no-progress", "--tracking-uri",
+                           tracking_uri, "--task", "canal", "--detector", "saltpepper")
     assert code == 2 and "cannot do segmentation" in err and len(err.strip().splitlines()) == 1

@@ -9,13 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.augmentations.classic import create as classic
-from baselines.detectors.losses import heatmap_probabilities, landmark_heatmap_loss, to_output_grid
+from baselines.augmentations.classic import ClassicAugmentation
+from baselines.detectors.losses import heatmap_loss, heatmap_probabilities, to_output_grid
 from baselines.detectors.segformer import (
     SegformerDetector,
     SegformerNet,
     SegformerSettings,
-    create_segformer,
     search_space,
 )
 from benchmark.detector import FitContext
@@ -35,10 +34,10 @@ HEIGHT, WIDTH = 30, 34
 
 def train(masks: bool, epochs: int = 4, lr: float = 1e-2):
     seed_everything(0, torch.device("cpu"))
-    detector = create_segformer(**TINY)
+    detector = DETECTORS.create("segformer", **TINY)
     settings = TrainSettings(epochs=epochs, samples_per_epoch=32, batch_size=8, eval_batch_size=8, lr=lr,
                              warmup_epochs=0, patience=0)
-    context = FitContext(settings=settings, augmentation=classic(), seed=3, device=torch.device("cpu"),
+    context = FitContext(settings=settings, augmentation=ClassicAugmentation(), seed=3, device=torch.device("cpu"),
                          progress=False)
     history = detector.fit(blobs(16, 1, masks), blobs(4, 2, masks), context)
     return detector, history
@@ -55,7 +54,8 @@ def trained_masks():
 
 
 def weights(detector) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in detector.model.state_dict().values() if p.is_floating_point()])
+    return torch.cat([p.detach().flatten() for p in detector.model.state_dict().values()
+                      if p.is_floating_point()])
 
 
 # --- settings and factory ----------------------------------------------------------------------------
@@ -64,11 +64,13 @@ def test_registry_builds_the_published_sizes_and_tiny_overrides():
     detector = DETECTORS.create("segformer")
     assert isinstance(detector, SegformerDetector) and detector.kinds == {"landmarks", "segmentation"}
     assert detector.settings.architecture() == {"hidden_sizes": [32, 64, 160, 256], "depths": [2, 2, 2, 2],
-                                                "num_attention_heads": [1, 2, 5, 8], "decoder_hidden_size": 256}
+                                                "num_attention_heads": [1, 2, 5, 8],
+                                                "decoder_hidden_size": 256}
     b2 = DETECTORS.create("segformer", size="b2").settings.architecture()
     assert b2["hidden_sizes"] == [64, 128, 320, 512] and b2["depths"] == [3, 4, 6, 3]
     assert b2["decoder_hidden_size"] == 768
-    assert DETECTORS.create("segformer", size="b1", depths=[1, 1, 1, 1]).settings.architecture()["depths"] == [1] * 4
+    b1 = DETECTORS.create("segformer", size="b1", depths=[1, 1, 1, 1]).settings.architecture()
+    assert b1["depths"] == [1] * 4
 
 
 @pytest.mark.parametrize("params, setting", [
@@ -84,7 +86,7 @@ def test_registry_builds_the_published_sizes_and_tiny_overrides():
 ])
 def test_bad_settings_are_config_errors_naming_the_setting(params, setting):
     with pytest.raises(ConfigError, match=setting):
-        create_segformer(**params)
+        DETECTORS.create("segformer", **params)
 
 
 def test_search_space_suggests_valid_settings():
@@ -92,12 +94,12 @@ def test_search_space_suggests_valid_settings():
     for _ in range(5):
         params = search_space(study.ask())
         assert {"size", "sigma", "loss"} <= set(params)
-        assert isinstance(create_segformer(**params), SegformerDetector)
+        assert isinstance(DETECTORS.create("segformer", **params), SegformerDetector)
     fixed = search_space(optuna.trial.FixedTrial({"segformer.size": "b1", "segformer.sigma": 3.0,
                                                   "segformer.loss": "mse", "segformer.drop_path_rate": 0.0,
                                                   "segformer.classifier_dropout": 0.2}))
-    assert create_segformer(**fixed).settings == SegformerSettings(size="b1", sigma=3.0, loss="mse",
-                                                                   drop_path_rate=0.0, classifier_dropout=0.2)
+    assert DETECTORS.create("segformer", **fixed).settings == SegformerSettings(
+        size="b1", sigma=3.0, loss="mse", drop_path_rate=0.0, classifier_dropout=0.2)
 
 
 # --- network and output grid ---------------------------------------------------------------------------
@@ -140,7 +142,7 @@ class FixedOutput(nn.Module):
 def test_predict_decodes_the_stride_4_grid_back_to_working_pixels():
     """Logits = log of the training target: decoding recovers the landmarks to sub-pixel accuracy."""
     images = blobs(3, 7)
-    detector = create_segformer(**TINY, sigma=3.0)
+    detector = DETECTORS.create("segformer", **TINY, sigma=3.0)
     grid = to_output_grid(torch.from_numpy(images.landmarks), 4)
     detector.model = FixedOutput(gaussian_heatmaps(grid, (8, 9), 3.0 / 4).clamp_min(1e-30).log())
     predicted = detector.predict(images).landmarks
@@ -152,12 +154,12 @@ def test_softmax_ce_is_smallest_at_the_normalised_target():
     landmarks = torch.tensor([[[3.3, 4.6], [6.0, 1.2]]])
     target = gaussian_heatmaps(landmarks, (8, 9), 0.75)
     q = target / target.sum((-2, -1), keepdim=True)
-    best = landmark_heatmap_loss(q.log(), landmarks, 0.75, "softmax-ce")
+    best = heatmap_loss(q.log(), target, "softmax-ce")
     entropy = -(q * q.log()).sum((-2, -1)).mean()
     assert torch.isclose(best, entropy, atol=1e-5)
-    assert landmark_heatmap_loss(q.log() + 0.3 * torch.randn_like(q), landmarks, 0.75, "softmax-ce") > best
+    assert heatmap_loss(q.log() + 0.3 * torch.randn_like(q), target, "softmax-ce") > best
     assert torch.allclose(heatmap_probabilities(q.log(), "softmax-ce"), q, atol=1e-6)
-    assert landmark_heatmap_loss(target, landmarks, 0.75, "mse") == 0
+    assert heatmap_loss(target, target, "mse") == 0
 
 
 # --- training and prediction ----------------------------------------------------------------------------
@@ -195,7 +197,8 @@ def test_same_seed_gives_identical_weights_and_predictions_on_the_cpu(trained_la
     first, history = trained_landmarks
     second, history_again = train(masks=False)
     assert torch.equal(weights(first), weights(second))
-    assert [m["train_loss"] for m in history.epoch_metrics] == [m["train_loss"] for m in history_again.epoch_metrics]
+    losses = [m["train_loss"] for m in history.epoch_metrics]
+    assert losses == [m["train_loss"] for m in history_again.epoch_metrics]
     test = blobs(3, 4)
     np.testing.assert_array_equal(first.predict(test).landmarks, second.predict(test).landmarks)
 
@@ -206,7 +209,8 @@ def test_canal_run_reports_segmentation_metrics(capsys, tracking_uri):
     result = run_json(capsys, tracking_uri, "--task", "canal", "--detector", "segformer")
     metrics = result["metrics"]
     assert result["detector"] == "segformer"
-    assert {"dice", "precision", "recall", "hd95_mm", "train_seconds", "inference_images_per_s"} <= set(metrics)
+    assert {"dice", "precision", "recall", "hd95_mm", "train_seconds",
+            "inference_images_per_s"} <= set(metrics)
     assert 0.0 <= metrics["dice"] <= 1.0 and metrics["epochs_run"] == 2
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.augmentations.classic import create as classic
+from baselines.augmentations.classic import ClassicAugmentation
 from baselines.detectors.heatmap import HeatmapDetector, HeatmapSettings
 from benchmark.detector import FitContext
 from benchmark.errors import ConfigError
@@ -19,7 +19,8 @@ def train(tmp_path, epochs=3, resume=False, stop_at=None, patience=0, lr=2e-3, c
           **execution):
     """Fit a tiny heatmap U-Net on blobs; ``snapshots`` (a list) receives the weights after every epoch."""
     seed_everything(0, torch.device("cpu"))
-    detector = HeatmapDetector(HeatmapSettings(encoder="resnet10t", decoder_channels=[16, 16, 8, 8, 8], sigma=1.5))
+    detector = HeatmapDetector(HeatmapSettings(encoder="resnet10t", decoder_channels=[16, 16, 8, 8, 8],
+                                               sigma=1.5))
     settings = TrainSettings(epochs=epochs, samples_per_epoch=8, batch_size=4, eval_batch_size=8, lr=lr,
                              warmup_epochs=1, patience=patience, **execution)
 
@@ -29,7 +30,7 @@ def train(tmp_path, epochs=3, resume=False, stop_at=None, patience=0, lr=2e-3, c
         if stop_at is not None and epoch == stop_at:
             raise KeyboardInterrupt
 
-    context = FitContext(settings=settings, augmentation=classic(), seed=5,
+    context = FitContext(settings=settings, augmentation=ClassicAugmentation(), seed=5,
                          device=torch.device("cpu"), checkpoint_dir=tmp_path, on_epoch=on_epoch,
                          resume=resume, progress=False)
     training = blobs(12, 1, size=(32, 32))
@@ -40,14 +41,16 @@ def train(tmp_path, epochs=3, resume=False, stop_at=None, patience=0, lr=2e-3, c
 
 
 def weights(detector) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in detector.model.state_dict().values() if p.is_floating_point()])
+    return torch.cat([p.detach().flatten() for p in detector.model.state_dict().values()
+                      if p.is_floating_point()])
 
 
 def test_same_seed_gives_identical_weights_on_the_cpu(tmp_path):
     a, history_a = train(tmp_path / "a")
     b, history_b = train(tmp_path / "b")
     assert torch.equal(weights(a), weights(b))
-    assert [m["train_loss"] for m in history_a.epoch_metrics] == [m["train_loss"] for m in history_b.epoch_metrics]
+    losses = [m["train_loss"] for m in history_a.epoch_metrics]
+    assert losses == [m["train_loss"] for m in history_b.epoch_metrics]
 
 
 def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path):
@@ -57,7 +60,8 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path):
     assert (tmp_path / "cut" / "last.pt").exists()
     resumed, resumed_history = train(tmp_path / "cut", epochs=4, resume=True)
     assert len(resumed_history.epoch_metrics) == 4
-    assert [m["train_loss"] for m in resumed_history.epoch_metrics] == [m["train_loss"] for m in history.epoch_metrics]
+    losses = [m["train_loss"] for m in resumed_history.epoch_metrics]
+    assert losses == [m["train_loss"] for m in history.epoch_metrics]
     assert torch.equal(weights(uninterrupted), weights(resumed))
 
 

@@ -8,7 +8,7 @@ from baselines.augmentations.gan import diff_augment
 from baselines.augmentations.two_channel import TwoChannelSettings, decode_two_channel, encode_two_channel
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
-from benchmark.labels.peaks import detect_peaks
+from baselines.augmentations.labels.peaks import detect_peaks
 from benchmark.registry import AUGMENTATIONS
 
 SIZE = 32
@@ -132,7 +132,8 @@ def test_generated_masks_must_look_like_training_masks():
     assert reasons[3].startswith("mask area (") and "outside the training range" in reasons[3]
     assert filtered.quality["n_components"][0] == 1 and filtered.quality["n_components"][2] == 2
     unfiltered = decode_two_channel(samples, train, TwoChannelSettings(quality_filter=False))
-    assert all(unfiltered.quality["accepted"]) and unfiltered.quality["reason"][2].startswith("unfiltered: fragmented")
+    assert all(unfiltered.quality["accepted"])
+    assert unfiltered.quality["reason"][2].startswith("unfiltered: fragmented")
 
 
 TINY = {"image_size": [16, 16], "channels": 4, "train_steps": 4, "batch_size": 8, "n_samples": 6}
@@ -170,10 +171,11 @@ def test_vae_posterior_sampling_stays_on_the_training_samples_where_the_prior_do
     with readable labels; the prior, which no posterior was pulled towards, decodes to something else."""
     train = landmark_set(n=1)
     train = ImageSet(ids=[f"r{i}" for i in range(8)], images=np.repeat(train.images, 8, 0),
-                     spacing=np.repeat(train.spacing, 8, 0), original_size=np.repeat(train.original_size, 8, 0),
+                     spacing=np.repeat(train.spacing, 8, 0),
+                     original_size=np.repeat(train.original_size, 8, 0),
                      landmarks=np.repeat(train.landmarks, 8, 0))
-    settings = {"channels": 8, "latent_dim": 8, "beta": 0.001, "train_steps": 300, "batch_size": 8, "lr": 3e-3,
-                "n_samples": 4}
+    settings = {"channels": 8, "latent_dim": 8, "beta": 0.001, "train_steps": 300, "batch_size": 8,
+                "lr": 3e-3, "n_samples": 4}
     posterior = AUGMENTATIONS.create("vae", **settings, latent_sampling="posterior").synthesize(train, 0)
     prior = AUGMENTATIONS.create("vae", **settings, latent_sampling="prior").synthesize(train, 0)
     assert min(posterior.quality["nearest_train_ssim"]) > 0.9
@@ -190,7 +192,8 @@ def test_diff_augment_moves_image_and_label_together_and_only_shifts_intensity_o
     out = diff_augment(x, torch.Generator().manual_seed(0))
     assert out.shape == x.shape
     label = out[:, 1]
-    assert set(torch.unique(label).tolist()) <= {-1.0, 0.0, 1.0}  # label values only moved or cut, never scaled
+    # label values are only moved or cut, never scaled
+    assert set(torch.unique(label).tolist()) <= {-1.0, 0.0, 1.0}
     for i in range(4):  # wherever the label is bright, the image carries the same (moved) square
         bright = label[i] == 1.0
         if bright.any():

@@ -35,7 +35,6 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.augmentation import Augmentation
-from benchmark.config import build
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS
 from benchmark.training.batch import Batch
@@ -233,11 +232,10 @@ def search_space(trial) -> dict:
             "p": trial.suggest_float("classic.p", 0.5, 1.0)}
 
 
-@AUGMENTATIONS.register(
+AUGMENTATIONS.register(
     "classic",
     "random affine (rotation, scale, translation) + intensity (gamma, contrast, brightness, noise), "
     "applied to whole batches, consistent for images, landmarks and masks",
+    settings=ClassicParams,
     search_space=search_space,
-)
-def create(**overrides) -> ClassicAugmentation:
-    return ClassicAugmentation(build(ClassicParams, overrides, "classic augmentation"))
+)(ClassicAugmentation)

@@ -26,14 +26,16 @@ import torch
 from baselines.augmentations.two_channel import TwoChannelGenerator, TwoChannelSettings
 from baselines.diffusion import (
     DiffusionGeneratorSettings,
+    DiffusionRecipe,
     denoise_from,
+    reference_loss,
     sample,
     scheduler_for,
     train_diffusion,
 )
 from benchmark.augmentation import composition_search_space
-from benchmark.config import build
 from benchmark.errors import ConfigError
+from benchmark.perf.contract import Step, plain_step
 from benchmark.registry import AUGMENTATIONS
 
 
@@ -46,6 +48,7 @@ class DDPMSettings(DiffusionGeneratorSettings, TwoChannelSettings):
     method: ClassVar[str] = "ddpm"
 
     samples_ratio: float = 0.2
+    train_steps: int = 2500
     label_weight: float = 1.0
 
     def __post_init__(self) -> None:
@@ -59,21 +62,41 @@ class DDPMAugmentation(TwoChannelGenerator):
     name = "ddpm"
     settings: DDPMSettings
 
+    def network(self, size: tuple[int, int]) -> torch.nn.Module:
+        """The randomly initialised U-Net on (2, h, w) samples of ``size`` (h, w)."""
+        return self.settings.unet(size, 2, 2)
+
+    def training_recipe(self) -> DiffusionRecipe:
+        """The diffusion recipe with the label channel weighted ``label_weight`` against 1 for the image."""
+        return self.settings.recipe((1.0, self.settings.label_weight))
+
     def fit(self, data: torch.Tensor, seed: int, device: torch.device) -> dict[str, float]:
         s = self.settings
         self.shape = tuple(data.shape[1:])
-        self.model = s.unet(self.shape[1:], 2, 2)
+        self.model = self.network(self.shape[1:])
         self.scheduler = scheduler_for(s.recipe())
-        report = train_diffusion(self.model, data, s.recipe((1.0, s.label_weight)), torch.Generator().manual_seed(seed),
-                                 device, s.amp, desc="ddpm training")
+        report = train_diffusion(self.model, data, self.training_recipe(),
+                                 torch.Generator().manual_seed(seed), device, s.amp, desc="ddpm training")
         return {"generator_final_loss": float(np.mean(report.losses[-max(1, len(report.losses) // 10):]))}
+
+    def networks(self) -> list[torch.nn.Module]:
+        return [self.model]
+
+    def reference_step(self, data: torch.Tensor, device: torch.device) -> Step:
+        s = self.settings
+        network = self.network(tuple(data.shape[-2:])).to(device)
+        return plain_step(network, reference_loss(data, self.training_recipe()), s.lr, device, s.amp)
+
+    def perf_note(self) -> str:
+        return self.settings.sampler_note()
 
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
         s = self.settings
         return sample(self.model, self.scheduler, n, self.shape, s.sampler, s.ddim_steps, s.sample_batch_size,
                       seed + 1, device, s.amp)
 
-    def denoise(self, data: torch.Tensor, strength: float, steps: int, seed: int, device: torch.device) -> np.ndarray:
+    def denoise(self, data: torch.Tensor, strength: float, steps: int, seed: int,
+                device: torch.device) -> np.ndarray:
         """Training samples noised to ``strength * T`` and denoised by DDIM in ``steps`` calls (``steps`` 1:
         one x0 estimate), for the staged read-back of :mod:`benchmark.readback`."""
         noise = torch.randn(data.shape, generator=torch.Generator().manual_seed(seed))
@@ -88,8 +111,6 @@ def search_space(trial) -> dict:
             "label_weight": trial.suggest_float("ddpm.label_weight", 1.0, 30.0, log=True)}
 
 
-@AUGMENTATIONS.register("ddpm", "DDPM-2ch: a DDPM on [image, heatmap of all landmarks | mask], labels read back "
-                                "by peaks + MRF + shape model (Hadzic et al. 2024)",
-                       search_space=search_space)
-def create(**params) -> DDPMAugmentation:
-    return DDPMAugmentation(build(DDPMSettings, params, "ddpm"))
+AUGMENTATIONS.register("ddpm", "DDPM-2ch: a DDPM on [image, heatmap of all landmarks | mask], labels read "
+                               "back by peaks + MRF + shape model (Hadzic et al. 2024)",
+                       settings=DDPMSettings, search_space=search_space)(DDPMAugmentation)

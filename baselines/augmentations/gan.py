@@ -37,21 +37,22 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from baselines.augmentations.two_channel import TwoChannelGenerator, TwoChannelSettings, batch_indices, stages
 from benchmark.augmentation import composition_search_space
-from benchmark.config import build
 from benchmark.errors import ConfigError
+from benchmark.perf.contract import Step
 from benchmark.registry import AUGMENTATIONS
 
 
 @dataclass(frozen=True)
 class GANSettings(TwoChannelSettings):
-    """:class:`~baselines.augmentations.two_channel.TwoChannelSettings` plus the networks and their training."""
+    """:class:`~baselines.augmentations.two_channel.TwoChannelSettings` plus the networks and their
+    training."""
 
     method: ClassVar[str] = "gan"
 
     z_dim: int = 64
     channels: int = 16
-    train_steps: int = 1000
-    batch_size: int = 32
+    train_steps: int = 300
+    batch_size: int = 16
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
@@ -59,7 +60,8 @@ class GANSettings(TwoChannelSettings):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if min(self.z_dim, self.channels, self.train_steps, self.batch_size) < 1 or min(self.lr_g, self.lr_d) <= 0:
+        if min(self.z_dim, self.channels, self.train_steps, self.batch_size) < 1 \
+                or min(self.lr_g, self.lr_d) <= 0:
             raise ConfigError("gan: z_dim, channels, train_steps and batch_size must be >= 1, "
                               "lr_g and lr_d > 0")
         betas = tuple(float(b) for b in self.betas)
@@ -130,12 +132,14 @@ def diff_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 def hinge_step(generator: Generator, discriminator: Discriminator, opt_g: torch.optim.Optimizer,
                opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor,
-               augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
     """One discriminator step on ``relu(1 - D(T(real))) + relu(1 + D(T(G(z))))`` then one generator step on
     ``-D(T(G(z)))`` (hinge loss; ``T`` = ``augment``, the identity when ``None``); returns both losses."""
     augment = augment or (lambda x: x)
     fake = generator(z)
-    loss_d = F.relu(1 - discriminator(augment(real))).mean() + F.relu(1 + discriminator(augment(fake.detach()))).mean()
+    loss_d = (F.relu(1 - discriminator(augment(real))).mean()
+              + F.relu(1 + discriminator(augment(fake.detach()))).mean())
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
@@ -161,23 +165,43 @@ class GANAugmentation(TwoChannelGenerator):
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=s.lr_d, betas=s.betas)
         draws = torch.Generator().manual_seed(seed + 1)
         augment = (lambda x: diff_augment(x, draws)) if s.diff_augment else None
-        for index in batch_indices(len(data), s.batch_size, s.train_steps, torch.Generator().manual_seed(seed)):
+        batches = batch_indices(len(data), s.batch_size, s.train_steps, torch.Generator().manual_seed(seed))
+        for index in batches:
             real = data[index.to(device)]
             z = torch.randn((len(real), s.z_dim), generator=self.noise, device=device)
             loss_d, loss_g = hinge_step(self.generator, self.discriminator, opt_g, opt_d, real, z, augment)
         return {"generator_final_loss_d": loss_d.item(), "generator_final_loss_g": loss_g.item()}
 
+    def networks(self) -> list[torch.nn.Module]:
+        return [self.generator, self.discriminator]
+
+    def reference_step(self, data: torch.Tensor, device: torch.device) -> Step:
+        """:func:`hinge_step` on fresh networks and optimisers, DiffAugment as configured."""
+        s = self.settings
+        size = tuple(data.shape[-2:])
+        generator = Generator(size, s.channels, s.z_dim).to(device)
+        discriminator = Discriminator(size, s.channels).to(device)
+        opt_g = torch.optim.Adam(generator.parameters(), lr=s.lr_g, betas=s.betas)
+        opt_d = torch.optim.Adam(discriminator.parameters(), lr=s.lr_d, betas=s.betas)
+        draws = torch.Generator().manual_seed(0)
+        augment = (lambda x: diff_augment(x, draws)) if s.diff_augment else None
+
+        def step() -> None:
+            real = data[torch.randint(len(data), (s.batch_size,), device=device)]
+            z = torch.randn((s.batch_size, s.z_dim), device=device)
+            hinge_step(generator, discriminator, opt_g, opt_d, real, z, augment)
+        return step
+
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
         self.generator.eval()
         z_dim = self.settings.z_dim
         with torch.inference_mode():
-            samples = [self.generator(torch.randn((min(256, n - i), z_dim), generator=self.noise, device=device))
+            samples = [self.generator(torch.randn((min(256, n - i), z_dim), generator=self.noise,
+                                                  device=device))
                        for i in range(0, n, 256)]
         return torch.cat(samples).cpu().numpy()
 
 
-@AUGMENTATIONS.register("gan", "DCGAN (spectral-norm discriminator, hinge loss) on [image, label channel] "
-                               "samples; labels read back from the generated channel",
-                       search_space=composition_search_space("gan"))
-def create(**params) -> GANAugmentation:
-    return GANAugmentation(build(GANSettings, params, "gan augmentation"))
+AUGMENTATIONS.register("gan", "DCGAN (spectral-norm discriminator, hinge loss) on [image, label channel] "
+                              "samples; labels read back from the generated channel",
+                       settings=GANSettings, search_space=composition_search_space("gan"))(GANAugmentation)

@@ -67,13 +67,17 @@ VAE for 2,000 epochs on thousands of radiographs; here both networks are trained
 images and the whole unlabelled pool (all the data a fold may use), for far fewer steps by default. All
 randomness (weights, batches, crops, the forward noise) comes from ``seed``, so a seed gives the same set
 on the CPU.
+
+``benchmark perf`` measures two rows (:meth:`LatentBlendAugmentation.perf_models`): the autoencoder, whose
+sampling figure is the blend-free partial reverse process plus decoding of one sampling batch, and the
+latent U-Net, trained on the latents of an untrained autoencoder (speed does not depend on the weights).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -83,11 +87,12 @@ from skimage.metrics import structural_similarity
 from tqdm.auto import tqdm
 
 from baselines.augmentations.two_channel import batch_indices, resize
-from baselines.diffusion import DiffusionRecipe, build_unet, denoise_from, scheduler_for, train_diffusion
-from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet, check_composition
-from benchmark.config import build
+from baselines.diffusion import DiffusionRecipe, denoise_from, reference_loss, scheduler_for, train_diffusion
+from baselines.networks.diffusion_unet import build_unet
+from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
+from benchmark.perf.contract import PerfModel, plain_step
 from benchmark.registry import AUGMENTATIONS
 from benchmark.synthetic import nearest_training_ssim
 from benchmark.training.device import autocast, pick_device
@@ -98,16 +103,15 @@ WHAT = "latent-blend"
 
 
 @dataclass(frozen=True)
-class LatentBlendSettings:
-    """Composition (as :class:`~benchmark.augmentation.CompositionSettings`), the autoencoder, the latent
-    DDPM, partner selection, blending and sampling (module docstring). The defaults fit a 2-core CPU
-    budget of a few minutes on the canal phantoms; the paper's networks are far larger and longer
-    trained. ``strength`` 0.2 because the DDPM of that budget paints streaks into the image from about
+class LatentBlendSettings(GeneratorSettings):
+    """Composition and sample count (as every :class:`~benchmark.augmentation.GeneratorSettings`), the
+    autoencoder, the latent DDPM, partner selection, blending and sampling (module docstring). The defaults
+    fit a 2-core CPU budget of a few minutes on the canal phantoms; the paper's networks are far larger and
+    longer trained. ``strength`` 0.2 because the DDPM of that budget paints streaks into the image from about
     0.3 on and erases the anatomy at 0.5; a well-trained DDPM can start from more noise."""
 
-    composition: Literal["real", "synthetic", "real+synthetic"] = "real+synthetic"
-    n_synthetic: int | None = None
-    synthetic_ratio: float = 1.0
+    method: ClassVar[str] = WHAT
+
     image_size: tuple[int, int] | None = None
     ae_block_out_channels: tuple[int, ...] = field(default=(16, 32, 32))
     ae_layers_per_block: int = 1
@@ -133,13 +137,11 @@ class LatentBlendSettings:
     landmark_radius: float = 6.0
     strength: float = 0.2
     denoise_steps: int = 25
-    n_samples: int | None = None
-    samples_ratio: float = 1.0
     sample_batch_size: int = 32
     amp: AmpMode = "auto"
 
     def __post_init__(self) -> None:
-        check_composition(self, WHAT)
+        super().__post_init__()
         for name in ("ae_block_out_channels", "unet_block_out_channels"):
             channels = tuple(int(c) for c in getattr(self, name))
             if not channels or min(channels) < 1:
@@ -181,10 +183,6 @@ class LatentBlendSettings:
             raise ConfigError(f"{WHAT}: landmark_radius must be > 0 pixels, got {self.landmark_radius}")
         if self.kl_weight < 0 or self.ae_lr <= 0 or self.ddpm_lr <= 0:
             raise ConfigError(f"{WHAT}: kl_weight must be >= 0, ae_lr and ddpm_lr > 0")
-        if self.n_samples is not None and self.n_samples < 1:
-            raise ConfigError(f"{WHAT}: n_samples must be >= 1 or null, got {self.n_samples}")
-        if self.samples_ratio <= 0:
-            raise ConfigError(f"{WHAT}: samples_ratio must be > 0, got {self.samples_ratio}")
 
     @property
     def downsampling(self) -> int:
@@ -210,7 +208,8 @@ class LatentBlendSettings:
         ``size / f``, ``latent_channels`` in and out."""
         latent_size = (size[0] // self.downsampling, size[1] // self.downsampling)
         return build_unet(latent_size, self.latent_channels, self.latent_channels,
-                          self.unet_block_out_channels, self.unet_layers_per_block, self.unet_attention_levels)
+                          self.unet_block_out_channels, self.unet_layers_per_block,
+                          self.unet_attention_levels)
 
     def recipe(self) -> DiffusionRecipe:
         """The latent DDPM's training: ``ddpm_steps`` AdamW steps at ``ddpm_batch_size``, eps-prediction."""
@@ -243,6 +242,20 @@ def random_crops(data: torch.Tensor, index: torch.Tensor, crop: int | None,
     return torch.stack([data[i, :, y:y + ch, x:x + cw] for i, y, x in zip(index.tolist(), ys, xs)])
 
 
+def autoencoder_loss(ae: AutoencoderKL, x: torch.Tensor, s: LatentBlendSettings,
+                     generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """L_AE of the module docstring on the batch ``x`` (on ``device``); the reparameterisation noise is drawn
+    on the CPU from ``generator`` (``None``: torch's global generator)."""
+    with autocast(device, s.amp):
+        posterior = ae.encode(x).latent_dist
+        mean, log_var = posterior.mean.float(), posterior.logvar.float()
+        z = mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator).to(device)
+        x_hat = ae.decode(z).sample.float()
+    error = (x_hat - x).abs() if s.ae_loss == "l1" else (x_hat - x) ** 2
+    kl = 0.5 * (mean**2 + log_var.exp() - 1 - log_var)
+    return error.mean() + s.kl_weight * kl.mean()
+
+
 def train_autoencoder(ae: AutoencoderKL, data: torch.Tensor, s: LatentBlendSettings, seed: int,
                       device: torch.device) -> list[float]:
     """Fit ``ae`` to ``data`` (N, 1, h, w) in [-1, 1] with L_AE of the module docstring; the losses."""
@@ -253,14 +266,7 @@ def train_autoencoder(ae: AutoencoderKL, data: torch.Tensor, s: LatentBlendSetti
     batches = batch_indices(len(data), s.ae_batch_size, s.ae_steps, generator)
     for index in tqdm(batches, total=s.ae_steps, desc="latent-blend autoencoder", disable=None, leave=False):
         x = random_crops(data, index, s.ae_crop, generator).to(device)
-        with autocast(device, s.amp):
-            posterior = ae.encode(x).latent_dist
-            mean, log_var = posterior.mean.float(), posterior.logvar.float()
-            z = mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator).to(device)
-            x_hat = ae.decode(z).sample.float()
-        error = (x_hat - x).abs() if s.ae_loss == "l1" else (x_hat - x) ** 2
-        kl = 0.5 * (mean**2 + log_var.exp() - 1 - log_var)
-        loss = error.mean() + s.kl_weight * kl.mean()
+        loss = autoencoder_loss(ae, x, s, generator, device)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -347,8 +353,7 @@ class LatentBlendAugmentation(Augmentation):
 
     def __init__(self, settings: LatentBlendSettings):
         self.settings = settings
-        self.composition = CompositionSettings(settings.composition, settings.n_synthetic,
-                                               settings.synthetic_ratio)
+        self.composition = settings
 
     def check(self, working_size: tuple[int, int]) -> None:
         self.settings.grid(working_size)
@@ -381,15 +386,15 @@ class LatentBlendAugmentation(Augmentation):
         latents = latents * latent_scale
         recipe = s.recipe()
         scheduler = scheduler_for(recipe, clip_sample=False)
-        report = train_diffusion(unet, latents, recipe, torch.Generator().manual_seed(seed + 1), device, s.amp,
-                                 desc="latent-blend ddpm training")
+        report = train_diffusion(unet, latents, recipe, torch.Generator().manual_seed(seed + 1), device,
+                                 s.amp, desc="latent-blend ddpm training")
         train_seconds = time.perf_counter() - started
 
         # 3: partners and the pairs to synthesise
         pool = unlabelled.images if has_pool else train.images
         k = min(s.top_k, len(pool) - (0 if has_pool else 1))
         partners, partner_ssim = ssim_partners(train.images, pool, k, s.ssim_downsample, not has_pool)
-        n = s.n_samples if s.n_samples is not None else max(1, round(s.samples_ratio * len(train)))
+        n = s.n_to_generate(len(train))
         pairs = round_robin_pairs(len(train), k, n)
         z_labelled = latents[:len(train)]
         z_pool = latents[len(train):] if has_pool else z_labelled
@@ -418,6 +423,56 @@ class LatentBlendAugmentation(Augmentation):
         partner_ids = unlabelled.ids if has_pool else train.ids
         return self._result(train, partner_ids, pairs, partners, partner_ssim, np.concatenate(decoded), seed,
                             metrics)
+
+    def perf_models(self, train: ImageSet, device: torch.device) -> list[PerfModel]:
+        """The autoencoder and the latent U-Net (module docstring): each ``train`` call trains fresh networks
+        by :func:`train_autoencoder` (on whole training images) or :func:`train_diffusion` (on their
+        latents); the references are :func:`autoencoder_loss` on ``ae_batch_size`` crops and the latent
+        diffusion loss."""
+        s = self.settings
+        size = s.grid(train.image_size)
+        data = torch.from_numpy(resize(train.images, size) * 2 - 1)[:, None]
+        latest = {"autoencoder": build_autoencoder(s), "unet": s.unet(size).to(device)}
+        latents = encode(latest["autoencoder"], data, s.sample_batch_size, device, s.amp)
+        recipe = s.recipe()
+        crops = data[:s.ae_batch_size, :, :s.ae_crop or size[0], :s.ae_crop or size[1]]
+        z = latents[:s.sample_batch_size]
+        noise = torch.randn(z.shape)
+        scheduler = scheduler_for(recipe, clip_sample=False)
+
+        def train_autoencoder_for(steps: int, batch_size: int, device: torch.device) -> dict[str, float]:
+            latest["autoencoder"] = build_autoencoder(s)
+            one_run = replace(s, ae_steps=steps, ae_batch_size=batch_size)
+            losses = train_autoencoder(latest["autoencoder"], data, one_run, 0, device)
+            return {"ae_final_loss": final_loss(losses)}
+
+        def train_unet_for(steps: int, batch_size: int, device: torch.device) -> dict[str, float]:
+            latest["unet"] = s.unet(size)
+            one_run = replace(recipe, steps=steps, batch_size=batch_size)
+            report = train_diffusion(latest["unet"], latents, one_run, torch.Generator().manual_seed(0),
+                                     device, s.amp, progress=False)
+            return {"ddpm_final_loss": final_loss(report.losses)}
+
+        def autoencoder_reference(device: torch.device):
+            x = crops.to(device)
+            return plain_step(build_autoencoder(s).to(device),
+                              lambda ae: autoencoder_loss(ae, x, s, None, device), s.ae_lr, device, s.amp)
+
+        def unet_reference(device: torch.device):
+            return plain_step(s.unet(size).to(device), reference_loss(latents.to(device), recipe), s.ddpm_lr,
+                              device, s.amp)
+
+        @torch.no_grad()
+        def sample(n: int, device: torch.device) -> int:
+            z0 = denoise_from(latest["unet"], scheduler, z, s.strength, s.denoise_steps, noise, device, s.amp)
+            latest["autoencoder"].decode(z0)
+            return len(z)
+
+        return [PerfModel(f"{WHAT} autoencoder", s.ae_batch_size, s.ae_steps, train_autoencoder_for,
+                          lambda: [latest["autoencoder"]], autoencoder_reference, sample,
+                          f"sampling: {s.denoise_steps} DDIM steps from strength {s.strength} + decode"),
+                PerfModel(f"{WHAT} latent ddpm", s.ddpm_batch_size, s.ddpm_steps, train_unet_for,
+                          lambda: [latest["unet"]], unet_reference, None, "sampled with the autoencoder row")]
 
     def _result(self, train: ImageSet, partner_ids: list[str], pairs: list[tuple[int, int]],
                 partners: np.ndarray, partner_ssim: np.ndarray, decoded: np.ndarray, seed: int,
@@ -459,10 +514,8 @@ def search_space(trial) -> dict:
             "synthetic_ratio": trial.suggest_float(f"{WHAT}.synthetic_ratio", 0.25, 4.0, log=True)}
 
 
-@AUGMENTATIONS.register(WHAT, "anatomy-guided latent blending (Lim et al. 2024): a labelled image's latent "
-                              "inside its dilated label map, an SSIM-top-k unlabelled partner's outside, "
-                              "partly noised and denoised by a latent DDPM; keeps the labelled image's "
-                              "labels",
-                        search_space=search_space)
-def create(**params) -> LatentBlendAugmentation:
-    return LatentBlendAugmentation(build(LatentBlendSettings, params, f"{WHAT} augmentation"))
+AUGMENTATIONS.register(WHAT, "anatomy-guided latent blending (Lim et al. 2024): a labelled image's latent "
+                             "inside its dilated label map, an SSIM-top-k unlabelled partner's outside, "
+                             "partly noised and denoised by a latent DDPM; keeps the labelled image's "
+                             "labels",
+                       settings=LatentBlendSettings, search_space=search_space)(LatentBlendAugmentation)

@@ -7,10 +7,10 @@ beat joint image+label generation; the suite measures it against DDPM-2ch under 
    grid (h, w): the displacement field ``d`` is a ``deformation_grid x deformation_grid`` lattice of
    ``N(0, deformation_px^2)`` offsets per axis, upsampled bicubically to (h, w) (``align_corners=True``).
    Landmarks move forward, ``p' = p + d(p)``, and the deformed shape must pass the training shape model
-   (:class:`~benchmark.labels.shape_model.ShapeModel`, Hotelling quantile ``shape_quantile``) and stay
-   inside the image, else the draw is repeated (up to ``max_label_tries``, then the undeformed shape).
-   Masks are pulled back, ``m'(p) = m(p - d(p))`` (nearest), the inverse map to first order for a smooth
-   ``d``.
+   (:class:`~baselines.augmentations.labels.shape_model.ShapeModel`, Hotelling quantile ``shape_quantile``)
+   and stay inside the image, else the draw is repeated (up to ``max_label_tries``, then the undeformed
+   shape). Masks are pulled back, ``m'(p) = m(p - d(p))`` (nearest), the inverse map to first order for a
+   smooth ``d``.
 2. **Label channel.** The heatmap of all landmarks (std ``heatmap_sigma`` generator pixels, peak 1) or
    the mask, mapped to [-1, 1] as in :mod:`baselines.augmentations.two_channel`.
 3. **Image.** A diffusers U-Net with ``in_channels = 2`` sees ``[x_t, label channel]`` and denoises the
@@ -35,17 +35,23 @@ from baselines.augmentations.two_channel import (
     TwoChannelSettings,
     encode_two_channel,
     generated_image_set,
-    n_to_generate,
+    perf_model,
     rescale_points,
     resize,
 )
-from baselines.diffusion import DiffusionGeneratorSettings, sample, scheduler_for, train_diffusion
-from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet, composition_search_space
-from benchmark.config import build
+from baselines.diffusion import (
+    DiffusionGeneratorSettings,
+    reference_loss,
+    sample,
+    scheduler_for,
+    train_diffusion,
+)
+from benchmark.augmentation import Augmentation, SyntheticSet, composition_search_space
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
-from benchmark.labels.peaks import render_landmark_heatmap
-from benchmark.labels.shape_model import ShapeModel
+from benchmark.perf.contract import PerfModel, Step, plain_step
+from baselines.augmentations.labels.peaks import render_landmark_heatmap
+from baselines.augmentations.labels.shape_model import ShapeModel
 from benchmark.registry import AUGMENTATIONS
 from benchmark.synthetic import nearest_training_ssim
 from benchmark.training.device import pick_device
@@ -59,6 +65,7 @@ class ShapeDDPMSettings(DiffusionGeneratorSettings, TwoChannelSettings):
 
     method: ClassVar[str] = "shape-ddpm"
 
+    train_steps: int = 1500
     deformation_px: float = 2.0
     deformation_grid: int = 4
     max_label_tries: int = 20
@@ -120,15 +127,18 @@ class ShapeDDPMAugmentation(Augmentation):
 
     def __init__(self, settings: ShapeDDPMSettings):
         self.settings = settings
-        self.composition = CompositionSettings(
-            settings.composition, settings.n_synthetic, settings.synthetic_ratio
-        )
+        self.composition = settings
+
+    def network(self, size: tuple[int, int]) -> torch.nn.Module:
+        """The randomly initialised U-Net that sees ``[x_t, label channel]`` of ``size`` (h, w) and denoises
+        the image channel."""
+        return self.settings.unet(size, 2, 1)
 
     def fit(self, pairs: torch.Tensor, seed: int, device: torch.device) -> dict[str, float]:
         """Step 3's training: the image DDPM on (N, 2, h, w) ``pairs`` in [-1, 1] (image, label channel),
         conditioned on the label channel, kept as ``self.model``; returns the final-loss metric."""
         s = self.settings
-        self.model = s.unet(tuple(pairs.shape[-2:]), 2, 1)
+        self.model = self.network(tuple(pairs.shape[-2:]))
         report = train_diffusion(
             self.model,
             pairs[:, :1],
@@ -141,12 +151,30 @@ class ShapeDDPMAugmentation(Augmentation):
         )
         return {"generator_final_loss": float(np.mean(report.losses[-max(1, len(report.losses) // 10) :]))}
 
+    def networks(self) -> list[torch.nn.Module]:
+        return [self.model]
+
+    def reference_step(self, pairs: torch.Tensor, device: torch.device) -> Step:
+        """``benchmark perf``'s reference step: the conditional diffusion loss of :meth:`fit` on random
+        batches of ``pairs`` (already on ``device``) for a fresh U-Net, under AdamW, nothing else."""
+        s = self.settings
+        loss = reference_loss(pairs[:, :1], s.recipe(), condition=pairs[:, 1:])
+        return plain_step(self.network(tuple(pairs.shape[-2:])).to(device), loss, s.lr, device, s.amp)
+
+    def perf_sample(self, pairs: torch.Tensor, n: int, device: torch.device) -> int:
+        """``n`` images from the fitted model, conditioned on the label channels of ``pairs`` in turn."""
+        self.sample_images(pairs[torch.arange(n) % len(pairs), 1:], 0, device)
+        return n
+
+    def perf_models(self, train: ImageSet, device: torch.device) -> list[PerfModel]:
+        return [perf_model(self, train, self.settings.sampler_note())]
+
     def sample_images(self, condition: torch.Tensor, seed: int, device: torch.device) -> np.ndarray:
         """(n, 1, h, w) images in [-1, 1] from the fitted model, one per row of the (n, 1, h, w) label
         ``condition`` in [-1, 1]."""
         s = self.settings
-        return sample(self.model, scheduler_for(s.recipe()), len(condition), (1, *condition.shape[-2:]), s.sampler,
-                      s.ddim_steps, s.sample_batch_size, seed, device, s.amp, condition=condition)
+        return sample(self.model, scheduler_for(s.recipe()), len(condition), (1, *condition.shape[-2:]),
+                      s.sampler, s.ddim_steps, s.sample_batch_size, seed, device, s.amp, condition=condition)
 
     def sample_landmarks(
         self, shapes: np.ndarray, size: tuple[int, int], n: int, rng: np.random.Generator
@@ -195,7 +223,7 @@ class ShapeDDPMAugmentation(Augmentation):
             losses = self.fit(pairs, seed, device)
         train_seconds = time.perf_counter() - started
 
-        n = n_to_generate(s, len(train))
+        n = s.n_to_generate(len(train))
         rng = np.random.default_rng(seed + 1)
         started = time.perf_counter()
         if train.landmarks is not None:
@@ -245,11 +273,10 @@ def search_space(trial) -> dict:
     }
 
 
-@AUGMENTATIONS.register(
+AUGMENTATIONS.register(
     "shape-ddpm",
     "labels first: a deformed training label, rendered, and the image from a DDPM "
     "conditioned on it (labels exact by construction)",
+    settings=ShapeDDPMSettings,
     search_space=search_space,
-)
-def create(**params) -> ShapeDDPMAugmentation:
-    return ShapeDDPMAugmentation(build(ShapeDDPMSettings, params, "shape-ddpm"))
+)(ShapeDDPMAugmentation)

@@ -6,59 +6,64 @@ Encoding (:func:`encode_two_channel`). Images and labels are resized from the ta
 (H, W) to the generator's size (h, w) (``image_size``; ``None``: the working size) (bilinear,
 anti-aliased, ``align_corners=False``: pixel centres map as ``x -> (x + 0.5) w / W - 0.5``). The label
 channel is, for landmark tasks, the heatmap of all landmarks
-(:func:`benchmark.labels.peaks.render_landmark_heatmap`, peak 1, std ``heatmap_sigma`` generator
+(:func:`baselines.augmentations.labels.peaks.render_landmark_heatmap`, peak 1, std ``heatmap_sigma`` generator
 pixels) and, for segmentation tasks, the resized mask. Both channels are mapped from [0, 1] to [-1, 1]
 (``2 v - 1``).
 
 Decoding (:func:`decode_two_channel`). Channels are clipped to [-1, 1] and mapped back to [0, 1]; the
 image is resized back to (H, W). Landmarks are read from the label channel at (h, w) by
-:class:`~benchmark.labels.reader.HeatmapLabelReader` (peaks, MRF identities, shape model), fitted on the
-training landmarks mapped to (h, w), and mapped back with ``x -> (x + 0.5) W / w - 0.5``. Masks: the
-label channel is resized to (H, W) and thresholded at 0.5.
+:class:`~baselines.augmentations.labels.reader.HeatmapLabelReader` (peaks, MRF identities, shape model),
+fitted on the training landmarks mapped to (h, w), and mapped back with ``x -> (x + 0.5) W / w - 0.5``. Masks:
+the label channel is resized to (H, W) and thresholded at 0.5.
 
 Resolution matters for landmarks: two landmarks closer than about two heatmap stds merge into one
 peak, which the reader lets them share only when the pair comes that close in training
 (:func:`fit_reader`). Sharing moves a landmark by up to half the pair's distance, in grid pixels, so a
 coarser grid (``grid_scale``) is cheaper per step but reads dense landmark clusters less exactly.
 
-Quality. With ``quality_filter`` a sample is accepted only when the reader accepts it (landmarks) or
-the mask is plausible (:class:`~benchmark.labels.mask_check.MaskPlausibility`: as many components and
-about as much foreground as the training masks; a non-empty mask alone is no evidence, since noise
-above the threshold makes one). Without it, every sample whose labels can be read is accepted:
-extra peaks are tolerated (the MRF leaves them unused), the shape model's and the mask check's
-verdicts are recorded in ``reason`` but not enforced, and any mask is kept. Rejected samples stay in the
-set, for the accepted / rejected sample grid, with the training mean shape or an empty mask as their
-labels (an image set holds no NaN); :func:`benchmark.synthetic.compose` never trains on them.
+``benchmark perf`` (:func:`perf_model`): every ``train`` call fits a fresh generator of the same class
+(``train_steps`` and ``batch_size`` replaced) on the encoded training set; the reference step and the
+sampling call are the generator's own.
+
+Quality. With ``quality_filter`` a sample is accepted only when the reader accepts it (landmarks) or the mask
+is plausible (:class:`~baselines.augmentations.labels.mask_check.MaskPlausibility`: as many components and
+about as much foreground as the training masks; a non-empty mask alone is no evidence, since noise above the
+threshold makes one). Without it, every sample whose labels can be read is accepted: extra peaks are tolerated
+(the MRF leaves them unused), the shape model's and the mask check's verdicts are recorded in ``reason`` but
+not enforced, and any mask is kept. Rejected samples stay in the set, for the accepted / rejected sample grid,
+with the training mean shape or an empty mask as their labels (an image set holds no NaN);
+:func:`benchmark.synthetic.compose` never trains on them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet, check_composition
+from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
-from benchmark.labels.mask_check import MaskPlausibility
-from benchmark.labels.peaks import render_landmark_heatmap
-from benchmark.labels.reader import HeatmapLabelReader
-from benchmark.labels.shape_model import ShapeModel
+from benchmark.perf.contract import PerfModel, Step
+from baselines.augmentations.labels.mask_check import MaskPlausibility
+from baselines.augmentations.labels.peaks import render_landmark_heatmap
+from baselines.augmentations.labels.reader import HeatmapLabelReader
+from baselines.augmentations.labels.shape_model import ShapeModel
 from benchmark.synthetic import nearest_training_ssim
 from benchmark.training.device import pick_device
 
 
 @dataclass(frozen=True)
-class TwoChannelSettings:
-    """What every two-channel generator shares: composition (as
-    :class:`~benchmark.augmentation.CompositionSettings`), the generator grid ``image_size`` (``None``: the
-    working size times ``grid_scale``, see :meth:`grid`), how many samples (``n_samples``, or
-    ``samples_ratio`` times the training set size when it is ``None``), the heatmap std, and the label
+class TwoChannelSettings(GeneratorSettings):
+    """What every two-channel generator shares: composition and sample count (as every
+    :class:`~benchmark.augmentation.GeneratorSettings`), the generator grid ``image_size`` (``None``: the
+    working size times ``grid_scale``, see :meth:`grid`), the heatmap std, and the label
     reader (``peak_threshold`` relative to the heatmap maximum, ``peak_noise_std`` pixels,
     ``extra_peak_tolerance`` peaks beyond K, ``shape_quantile`` the Hotelling quantile above which a shape
     is implausible, ``merge_distance`` generator pixels: how close two landmarks must come in some
@@ -67,13 +72,8 @@ class TwoChannelSettings:
 
     method: ClassVar[str] = "two-channel generator"
 
-    composition: Literal["real", "synthetic", "real+synthetic"] = "real+synthetic"
-    n_synthetic: int | None = None
-    synthetic_ratio: float = 1.0
     image_size: tuple[int, int] | None = None
     grid_scale: float = 1.0
-    n_samples: int | None = None
-    samples_ratio: float = 1.0
     heatmap_sigma: float = 1.0
     quality_filter: bool = True
     peak_threshold: float = 0.3
@@ -83,21 +83,21 @@ class TwoChannelSettings:
     merge_distance: float | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         what = self.method
-        check_composition(self, what)
         if self.image_size is not None:
             size = tuple(int(v) for v in self.image_size)
             if len(size) != 2 or min(size) < 8:
-                raise ConfigError(f"{what}: image_size must be [h, w] with both >= 8, or null, got {self.image_size}")
+                raise ConfigError(f"{what}: image_size must be [h, w] with both >= 8, or null, "
+                                  f"got {self.image_size}")
             object.__setattr__(self, "image_size", size)
             self.check_size(size)
         if not 0 < self.grid_scale <= 1:
             raise ConfigError(f"{what}: grid_scale must be in (0, 1], got {self.grid_scale}")
-        if self.heatmap_sigma <= 0 or self.samples_ratio <= 0 or self.synthetic_ratio < 0:
-            raise ConfigError(f"{what}: heatmap_sigma and samples_ratio must be > 0, synthetic_ratio >= 0")
-        if self.n_samples is not None and self.n_samples < 1:
-            raise ConfigError(f"{what}: n_samples must be >= 1 or null, got {self.n_samples}")
-        if not 0 < self.peak_threshold < 1 or not 0 < self.shape_quantile < 1 or self.extra_peak_tolerance < 0:
+        if self.heatmap_sigma <= 0:
+            raise ConfigError(f"{what}: heatmap_sigma must be > 0, got {self.heatmap_sigma}")
+        if not 0 < self.peak_threshold < 1 or not 0 < self.shape_quantile < 1 \
+                or self.extra_peak_tolerance < 0:
             raise ConfigError(f"{what}: peak_threshold and shape_quantile must be in (0, 1), "
                               "extra_peak_tolerance >= 0")
         if not self.peak_noise_std > 0:
@@ -140,7 +140,7 @@ class TwoChannelGenerator(Augmentation, ABC):
 
     def __init__(self, settings: TwoChannelSettings):
         self.settings = settings
-        self.composition = CompositionSettings(settings.composition, settings.n_synthetic, settings.synthetic_ratio)
+        self.composition = settings
 
     @abstractmethod
     def fit(self, data: torch.Tensor, seed: int, device: torch.device) -> dict[str, float]:
@@ -149,6 +149,27 @@ class TwoChannelGenerator(Augmentation, ABC):
     @abstractmethod
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
         """(n, 2, h, w) float32 samples in [-1, 1] from the fitted generator."""
+
+    @abstractmethod
+    def networks(self) -> list[torch.nn.Module]:
+        """The networks :meth:`fit` trains (built before its first step)."""
+
+    @abstractmethod
+    def reference_step(self, data: torch.Tensor, device: torch.device) -> Step:
+        """``benchmark perf``'s reference step: fresh networks of this generator's architecture trained by its
+        loss on random batches of ``data`` (N, 2, h, w), already on ``device``, and nothing else."""
+
+    def perf_sample(self, data: torch.Tensor, n: int, device: torch.device) -> int:
+        """Sample ``n`` images for ``benchmark perf`` from the fitted generator; returns ``n``."""
+        self.sample(n, 0, device)
+        return n
+
+    def perf_note(self) -> str:
+        """The note of the generator's ``benchmark perf`` row."""
+        return ""
+
+    def perf_models(self, train: ImageSet, device: torch.device) -> list[PerfModel]:
+        return [perf_model(self, train, self.perf_note())]
 
     def check(self, working_size: tuple[int, int]) -> None:
         self.settings.grid(working_size)
@@ -164,7 +185,7 @@ class TwoChannelGenerator(Augmentation, ABC):
             torch.manual_seed(seed)
             losses = self.fit(data, seed, device)
         train_seconds = time.perf_counter() - started
-        n = n_to_generate(s, len(train))
+        n = s.n_to_generate(len(train))
         started = time.perf_counter()
         samples = self.sample(n, seed, device)
         sampling_seconds = time.perf_counter() - started
@@ -172,6 +193,23 @@ class TwoChannelGenerator(Augmentation, ABC):
         synthetic.metrics.update({**losses, "generator_train_seconds": train_seconds,
                                   "sampling_images_per_s": n / max(sampling_seconds, 1e-9)})
         return synthetic
+
+
+def perf_model(generator: Augmentation, train: ImageSet, note: str = "") -> PerfModel:
+    """The ``benchmark perf`` row of ``generator``, trained by ``fit(data, seed, device)`` on the two-channel
+    samples of ``train`` (module docstring), with its ``networks``, ``reference_step`` and ``perf_sample``;
+    its settings carry ``train_steps`` and ``batch_size``."""
+    s = generator.settings
+    data = torch.from_numpy(encode_two_channel(train, s.grid(train.image_size), s.heatmap_sigma))
+    latest = [generator]
+
+    def train_for(steps: int, batch_size: int, device: torch.device) -> dict[str, float]:
+        latest[0] = type(generator)(dataclasses.replace(s, train_steps=steps, batch_size=batch_size))
+        return latest[0].fit(data, 0, device)
+
+    return PerfModel(generator.name, s.batch_size, s.train_steps, train_for, lambda: latest[0].networks(),
+                     lambda device: generator.reference_step(data.to(device), device),
+                     lambda n, device: latest[0].perf_sample(data, n, device), note)
 
 
 def stages(size: tuple[int, int]) -> int:
@@ -182,13 +220,6 @@ def stages(size: tuple[int, int]) -> int:
         side //= 2
         levels += 1
     return levels
-
-
-def n_to_generate(settings: TwoChannelSettings, n_train: int) -> int:
-    """``n_samples`` if set, else ``round(samples_ratio * n_train)`` (at least 1)."""
-    if settings.n_samples is not None:
-        return int(settings.n_samples)
-    return max(1, round(settings.samples_ratio * n_train))
 
 
 def batch_indices(n: int, batch_size: int, steps: int, generator: torch.Generator):
@@ -285,7 +316,8 @@ def _read_masks(labels: np.ndarray, train: ImageSet,
     check = MaskPlausibility().fit(train.masks)
     verdicts = [check.check(mask) for mask in masks]
     keep = [v.accepted or not settings.quality_filter for v in verdicts]
-    reasons = [v.reason if v.accepted or settings.quality_filter else f"unfiltered: {v.reason}" for v in verdicts]
+    reasons = [v.reason if v.accepted or settings.quality_filter else f"unfiltered: {v.reason}"
+               for v in verdicts]
     return masks, {"accepted": keep, "reason": reasons, "mask_fraction": [v.fraction for v in verdicts],
                    "n_components": [v.n_components for v in verdicts]}
 
@@ -307,10 +339,9 @@ def decode_two_channel(samples: np.ndarray, train: ImageSet, settings: TwoChanne
                        id_prefix: str = "synthetic-") -> SyntheticSet:
     """Generated (M, 2, h, w) samples in [-1, 1] -> a labelled :class:`SyntheticSet` at the training
     set's working size, with quality columns ``accepted``, ``reason``, ``nearest_train_ssim`` (and
-    ``n_peaks``, ``mahalanobis`` for landmarks, NaN where the shape model did not run; ``mask_fraction``
-    and ``n_components`` for masks) and metrics ``acceptance_rate``, ``nearest_train_ssim_mean``, ``n_generated``. The reader
-    is configured by ``settings`` (defaults of :class:`TwoChannelSettings` when ``None``).
-    """
+    ``n_peaks``, ``mahalanobis`` for landmarks, NaN where the shape model did not run; ``mask_fraction`` and
+    ``n_components`` for masks) and metrics ``acceptance_rate``, ``nearest_train_ssim_mean``, ``n_generated``.
+    The reader is configured by ``settings`` (defaults of :class:`TwoChannelSettings` when ``None``). """
     settings = settings if settings is not None else TwoChannelSettings()
     samples = np.clip(np.nan_to_num(np.asarray(samples, dtype=np.float32)), -1, 1)
     if samples.ndim != 4 or samples.shape[1] != 2:

@@ -12,10 +12,10 @@ Loss (per sample, averaged over the batch and divided by the number of values ``
 
     L = sum_c w_c sum_pixels (x - x_hat)_c^2 + beta * KL,   KL = 1/2 sum_j (mu_j^2 + s_j^2 - 1 - log s_j^2)
 
-with ``z = mu + s * eps`` (reparameterisation) and ``w = (1, label_weight)``. Up to a constant this is the negative ELBO of a Gaussian
-decoder of std ``sqrt(beta / 2)`` on the [-1, 1] scale: ``beta = 0.5`` treats everything below a std of
-0.5 as noise (a thin heatmap peak included), ``beta = 0.02`` a std of 0.1. ``beta`` thus trades
-sharpness (small) against samples from the prior that look like the data (large). Adam, constant
+with ``z = mu + s * eps`` (reparameterisation) and ``w = (1, label_weight)``. Up to a constant this is the
+negative ELBO of a Gaussian decoder of std ``sqrt(beta / 2)`` on the [-1, 1] scale: ``beta = 0.5`` treats
+everything below a std of 0.5 as noise (a thin heatmap peak included), ``beta = 0.02`` a std of 0.1. ``beta``
+thus trades sharpness (small) against samples from the prior that look like the data (large). Adam, constant
 learning rate ``lr``.
 
 Sampling (``latent_sampling``). ``prior``: ``z ~ N(0, I)``, the textbook VAE. ``posterior``: ``z ~
@@ -39,8 +39,8 @@ from torch import nn
 
 from baselines.augmentations.two_channel import TwoChannelGenerator, TwoChannelSettings, batch_indices, stages
 from benchmark.augmentation import composition_search_space
-from benchmark.config import build
 from benchmark.errors import ConfigError
+from benchmark.perf.contract import Step, plain_step
 from benchmark.registry import AUGMENTATIONS
 
 
@@ -54,21 +54,23 @@ class VAESettings(TwoChannelSettings):
     channels: int = 16
     latent_dim: int = 64
     beta: float = 0.5
-    train_steps: int = 1000
-    batch_size: int = 32
+    train_steps: int = 2000
+    batch_size: int = 16
     lr: float = 1e-3
     latent_sampling: Literal["prior", "posterior"] = "prior"
     label_weight: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if min(self.channels, self.latent_dim, self.train_steps, self.batch_size) < 1 or self.beta < 0 or self.lr <= 0:
+        if min(self.channels, self.latent_dim, self.train_steps, self.batch_size) < 1 or self.beta < 0 \
+                or self.lr <= 0:
             raise ConfigError("vae: channels, latent_dim, train_steps and batch_size must be >= 1, "
                               "beta >= 0, lr > 0")
         if not self.label_weight > 0:
             raise ConfigError(f"vae: label_weight must be > 0, got {self.label_weight}")
         if self.latent_sampling not in ("prior", "posterior"):
-            raise ConfigError(f"vae: latent_sampling must be prior or posterior, got {self.latent_sampling!r}")
+            raise ConfigError(f"vae: latent_sampling must be prior or posterior, "
+                              f"got {self.latent_sampling!r}")
 
 
 def _widths(channels: int, levels: int) -> list[int]:
@@ -127,7 +129,8 @@ class VAEAugmentation(TwoChannelGenerator):
         self.noise = torch.Generator(device=device).manual_seed(seed)
         optimiser = torch.optim.Adam(self.model.parameters(), lr=s.lr)
         self.model.train()
-        for index in batch_indices(len(data), s.batch_size, s.train_steps, torch.Generator().manual_seed(seed)):
+        batches = batch_indices(len(data), s.batch_size, s.train_steps, torch.Generator().manual_seed(seed))
+        for index in batches:
             loss = vae_loss(self.model, data[index.to(device)], s.beta, self.noise, s.label_weight)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -137,6 +140,20 @@ class VAEAugmentation(TwoChannelGenerator):
             parts = [self.model.encode(data[i:i + 256]) for i in range(0, len(data), 256)]
         self.posteriors = tuple(torch.cat(part) for part in zip(*parts))  # (mu, log_var) of every sample
         return {"generator_final_loss": loss.item()}
+
+    def networks(self) -> list[torch.nn.Module]:
+        return [self.model]
+
+    def reference_step(self, data: torch.Tensor, device: torch.device) -> Step:
+        """:func:`vae_loss` under AdamW, without autocast (``fit`` runs in float32)."""
+        s = self.settings
+        noise = torch.Generator(device=device).manual_seed(0)
+        model = ConvVAE(tuple(data.shape[-2:]), s.channels, s.latent_dim).to(device)
+
+        def loss_of(network: torch.nn.Module) -> torch.Tensor:
+            batch = data[torch.randint(len(data), (s.batch_size,), device=device)]
+            return vae_loss(network, batch, s.beta, noise, s.label_weight)
+        return plain_step(model, loss_of, s.lr, device, "off")
 
     def sample(self, n: int, seed: int, device: torch.device) -> np.ndarray:
         latent_dim = self.settings.latent_dim
@@ -153,9 +170,11 @@ class VAEAugmentation(TwoChannelGenerator):
         return torch.cat(samples).cpu().numpy()
 
 
-@AUGMENTATIONS.register("vae", "convolutional VAE on [image, label channel] samples; labels read back "
-                                "from the generated channel (heatmap peaks + MRF + shape model, or thresholded mask)",
-                       search_space=composition_search_space("vae"))
-def create(**params) -> VAEAugmentation:
-    return VAEAugmentation(build(VAESettings, params, "vae augmentation"))
+AUGMENTATIONS.register(
+    "vae",
+    "convolutional VAE on [image, label channel] samples; labels read back from the generated channel "
+    "(heatmap peaks + MRF + shape model, or thresholded mask)",
+    settings=VAESettings,
+    search_space=composition_search_space("vae"),
+)(VAEAugmentation)
 

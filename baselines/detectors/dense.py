@@ -12,6 +12,7 @@ to the image. Masks: binary cross-entropy + soft Dice on the logits brought to t
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import Callable
 
 import numpy as np
 import torch
@@ -19,14 +20,14 @@ import torch.nn.functional as F
 
 from baselines.detectors.losses import (
     from_output_grid,
+    heatmap_loss,
     heatmap_probabilities,
-    landmark_heatmap_loss,
     segmentation_loss,
     to_output_grid,
 )
 from benchmark.data.imageset import ImageSet
 from benchmark.detector import Detector, FitContext, Prediction, train_in_context
-from benchmark.heatmaps import decode_heatmaps
+from benchmark.heatmaps import decode_heatmaps, gaussian_heatmaps
 from benchmark.training.batch import Batch, batch_from
 from benchmark.training.device import autocast
 from benchmark.training.loop import History
@@ -59,17 +60,31 @@ class DenseDetector(Detector):
 
     # --- the Trainable protocol of benchmark.training.loop ---------------------------------------
     def training_loss(self, batch: Batch) -> torch.Tensor:
-        output = self.model(batch.images).float()
-        if batch.landmarks is None:
-            return segmentation_loss(self.full_resolution(output, batch.masks.shape[-2:]), batch.masks)
-        stride = self.model.output_stride
-        return landmark_heatmap_loss(output, to_output_grid(batch.landmarks, stride), self.settings.sigma / stride,
-                                     self.settings.loss)
+        return self.network_loss(batch)(self.model)
 
     def validate(self, val: ImageSet) -> tuple[float, dict[str, float]]:
         return validation_score(val, self.predict(val))
 
     # --- the Detector contract ----------------------------------------------------------------
+    def network_loss(self, batch: Batch) -> Callable[[torch.nn.Module], torch.Tensor]:
+        """The module docstring's loss on ``batch`` as a function of a network: the landmarks' Gaussian
+        targets are rendered at the first call, on the grid of the output, and reused after it."""
+        images, masks = batch.images, batch.masks
+        if batch.landmarks is None:
+            size = masks.shape[-2:]
+            return lambda model: segmentation_loss(self.full_resolution(model(images).float(), size), masks)
+        stride = self.model.output_stride
+        grid_landmarks = to_output_grid(batch.landmarks, stride)
+        targets: list[torch.Tensor] = []
+
+        def loss_of(model: torch.nn.Module) -> torch.Tensor:
+            output = model(images).float()
+            if not targets:
+                targets.append(gaussian_heatmaps(grid_landmarks.to(output.dtype), output.shape[-2:],
+                                                 self.settings.sigma / stride))
+            return heatmap_loss(output, targets[0], self.settings.loss)
+        return loss_of
+
     def setup(self, train: ImageSet, context: FitContext) -> None:
         self.segmentation = train.landmarks is None
         self.model = self.build_network(1 if self.segmentation else train.num_landmarks)
@@ -92,7 +107,8 @@ class DenseDetector(Detector):
             with autocast(self.device, self.amp):
                 output = self.model(batch.images.to(self.device)).float()
             if self.segmentation:
-                outputs.append((self.full_resolution(output, (height, width))[:, 0] > 0).to(torch.uint8).cpu())
+                mask = self.full_resolution(output, (height, width))[:, 0] > 0
+                outputs.append(mask.to(torch.uint8).cpu())
             else:
                 heatmaps = heatmap_probabilities(output, self.settings.loss)
                 points = from_output_grid(decode_heatmaps(heatmaps), self.model.output_stride)

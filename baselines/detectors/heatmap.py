@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from baselines.detectors.dense import DenseDetector
 from baselines.detectors.losses import HEATMAP_LOSSES
-from baselines.detectors.networks.timm_unet import TimmUNet, check_encoder
-from benchmark.config import build
+from baselines.networks.timm_unet import TimmUNet, check_encoder
+from benchmark.checks import is_number
 from benchmark.errors import ConfigError
 from benchmark.registry import DETECTORS
 
@@ -34,7 +34,7 @@ from benchmark.registry import DETECTORS
 @dataclass(frozen=True)
 class HeatmapSettings:
     encoder: str = "resnet18"
-    decoder_channels: list[int] = field(default_factory=lambda: [128, 64, 32, 32, 32])
+    decoder_channels: list[int] = field(default_factory=lambda: [128, 64, 32, 32, 16])
     sigma: float = 2.0
     loss: str = "softmax-ce"
     output_stride: int = 2
@@ -45,11 +45,12 @@ class HeatmapDetector(DenseDetector):
 
     def __init__(self, settings: HeatmapSettings):
         if settings.loss not in HEATMAP_LOSSES:
-            raise ConfigError(f"heatmap: loss must be one of {', '.join(HEATMAP_LOSSES)}, got {settings.loss!r}")
+            raise ConfigError(f"heatmap: loss must be one of {', '.join(HEATMAP_LOSSES)}, "
+                              f"got {settings.loss!r}")
         check_encoder(settings.encoder, settings.decoder_channels, settings.output_stride, "heatmap")
-        if not isinstance(settings.sigma, (int, float)) or isinstance(settings.sigma, bool) \
-                or not 0 < settings.sigma < math.inf:
-            raise ConfigError(f"heatmap: sigma must be a finite number > 0 (working pixels), got {settings.sigma!r}")
+        if not is_number(settings.sigma) or not 0 < settings.sigma < math.inf:
+            raise ConfigError(f"heatmap: sigma must be a finite number > 0 (working pixels), "
+                              f"got {settings.sigma!r}")
         super().__init__(settings)
 
     def build_network(self, out_channels: int) -> TimmUNet:
@@ -64,7 +65,6 @@ def search_space(trial) -> dict:
             "loss": trial.suggest_categorical("heatmap.loss", list(HEATMAP_LOSSES))}
 
 
-@DETECTORS.register("heatmap", "U-Net heatmap regression with a timm encoder (random init); mask head for segmentation",
-                    search_space=search_space)
-def create_heatmap(**params) -> HeatmapDetector:
-    return HeatmapDetector(build(HeatmapSettings, params, "heatmap detector"))
+DETECTORS.register("heatmap", "U-Net heatmap regression with a timm encoder (random init); mask head for "
+                              "segmentation",
+                   settings=HeatmapSettings, search_space=search_space)(HeatmapDetector)

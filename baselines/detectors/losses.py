@@ -1,8 +1,9 @@
 """Losses and output-grid maps shared by the detectors (``heatmap``, ``segformer``, ``saltpepper``).
 
 Both work on a network's raw output of shape (B, K, h, w), one channel per landmark, on an output
-grid of ``1 / s`` of the working size; the caller maps landmarks onto that grid first
-(``x_out = (x + 0.5) / s - 0.5``) and gives ``sigma`` in output-grid pixels.
+grid of ``1 / s`` of the working size, against Gaussian target heatmaps of peak 1 on that grid; the
+caller maps landmarks onto it first (``x_out = (x + 0.5) / s - 0.5``) and renders the targets with
+``sigma`` in output-grid pixels (:func:`benchmark.heatmaps.gaussian_heatmaps`).
 
 * ``softmax-ce``: ``p = softmax(output)`` over the h x w plane of each channel; the loss is the
   cross-entropy ``-sum(q * log p)`` against the Gaussian target ``q`` normalised to sum 1, averaged
@@ -19,15 +20,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmark.heatmaps import gaussian_heatmaps
-
 HEATMAP_LOSSES = ("softmax-ce", "mse")
 
 
-def landmark_heatmap_loss(output: torch.Tensor, grid_landmarks: torch.Tensor, sigma: float, loss: str) -> torch.Tensor:
-    """Loss of ``output`` (B, K, h, w) against Gaussians of std ``sigma`` (output-grid pixels) centred
-    on ``grid_landmarks`` (B, K, 2), (x, y) on the output grid."""
-    target = gaussian_heatmaps(grid_landmarks.to(output.dtype), output.shape[-2:], sigma)
+def heatmap_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+    """Loss of ``output`` (B, K, h, w) against the Gaussian ``target`` heatmaps (B, K, h, w) of peak 1."""
     if loss == "mse":
         return F.mse_loss(output, target)
     if loss != "softmax-ce":
@@ -36,8 +33,9 @@ def landmark_heatmap_loss(output: torch.Tensor, grid_landmarks: torch.Tensor, si
 
 
 def spatial_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Spatially normalised cross-entropy: ``mean_{b,k} -sum_p q(p) log softmax_p(logits)``, the softmax over the
-    H x W plane of each channel and ``q`` the target normalised to sum 1 per channel. (B, K, H, W) -> scalar."""
+    """Spatially normalised cross-entropy: ``mean_{b,k} -sum_p q(p) log softmax_p(logits)``, the softmax over
+    the H x W plane of each channel and ``q`` the target normalised to sum 1 per channel. (B, K, H, W) ->
+    scalar."""
     log_p = F.log_softmax(logits.flatten(2), dim=-1)
     q = target.flatten(2)
     q = q / q.sum(-1, keepdim=True).clamp_min(1e-12)
@@ -45,7 +43,8 @@ def spatial_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.T
 
 
 def heatmap_probabilities(output: torch.Tensor, loss: str) -> torch.Tensor:
-    """Network output -> non-negative heatmaps for decoding: spatial softmax for ``softmax-ce``, as-is for ``mse``."""
+    """Network output -> non-negative heatmaps for decoding: spatial softmax for ``softmax-ce``, as-is for
+    ``mse``."""
     if loss == "mse":
         return output
     return F.softmax(output.flatten(2), dim=-1).view_as(output)

@@ -11,10 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.config import build
 from benchmark.data.imageset import ImageSet
 from benchmark.detector import Detector, FitContext, Prediction
 from benchmark.registry import DETECTORS
+
+
+@dataclass(frozen=True)
+class MeanShapeSettings:
+    """The mean shape has nothing to tune."""
 
 
 class MeanShapeDetector(Detector):
@@ -22,7 +26,7 @@ class MeanShapeDetector(Detector):
     kinds = frozenset({"landmarks", "segmentation"})
     trains = False
 
-    def __init__(self) -> None:
+    def __init__(self, settings: MeanShapeSettings = MeanShapeSettings()) -> None:
         self.mean_landmarks: np.ndarray | None = None
         self.mean_mask: np.ndarray | None = None
 
@@ -39,12 +43,5 @@ class MeanShapeDetector(Detector):
         return Prediction(masks=np.repeat(self.mean_mask[None], n, axis=0))
 
 
-@dataclass(frozen=True)
-class MeanShapeSettings:
-    """The mean shape has nothing to tune."""
-
-
-@DETECTORS.register("mean-shape", "predicts the training mean shape (or majority mask): the floor to beat")
-def create_mean_shape(**params) -> MeanShapeDetector:
-    build(MeanShapeSettings, params, "mean-shape detector")
-    return MeanShapeDetector()
+DETECTORS.register("mean-shape", "predicts the training mean shape (or majority mask): the floor to beat",
+                   settings=MeanShapeSettings)(MeanShapeDetector)

@@ -45,7 +45,8 @@ never saw blurred samples).
 
 **Loss** (*paper*: supervised term + spatially normalised cross-entropy)::
 
-    L = mse_weight * ||out - target||^2  +  ce_weight * mean_{b,k} -sum_p q(p) log softmax_p(blur(x0_hat) / ce_temperature)
+    L = mse_weight * ||out - target||^2
+        + ce_weight * mean_{b,k} -sum_p q(p) log softmax_p(blur(x0_hat) / ce_temperature)
 
 ``target`` is ``eps``, ``v`` or ``x_0`` (``prediction``: ``epsilon``, ``v_prediction``, ``sample``;
 :func:`baselines.diffusion.training_target`); the softmax runs over the H x W plane of each
@@ -84,14 +85,13 @@ import torch.nn.functional as F
 from baselines.detectors.losses import from_output_grid, spatial_cross_entropy, to_output_grid
 from baselines.diffusion import (
     add_noise,
-    build_unet,
     ddim_update,
     make_scheduler,
     predicted_eps,
     predicted_x0,
     training_target,
 )
-from benchmark.config import build
+from baselines.networks.diffusion_unet import build_unet
 from benchmark.data.imageset import ImageSet
 from benchmark.detector import Detector, FitContext, Prediction, train_in_context
 from benchmark.errors import ConfigError
@@ -109,7 +109,7 @@ class SaltPepperSettings:
     """Every knob of the detector (see the module docstring for the method)."""
 
     # network
-    block_out_channels: tuple[int, ...] = field(default=(32, 64, 64, 128))
+    block_out_channels: tuple[int, ...] = field(default=(16, 32, 32, 64))
     layers_per_block: int = 1
     attention_levels: int = 1
     output_stride: int = 2
@@ -142,15 +142,19 @@ class SaltPepperSettings:
         object.__setattr__(self, "block_out_channels", tuple(int(c) for c in self.block_out_channels))
         channels = self.block_out_channels
         if not channels or min(channels) < 1:
-            raise ConfigError(f"{WHAT}: block_out_channels must be a non-empty list of positive widths, got {channels}")
+            raise ConfigError(f"{WHAT}: block_out_channels must be a non-empty list of positive widths, "
+                              f"got {channels}")
         groups = min(8, min(channels))
         if any(c % groups for c in channels):
-            raise ConfigError(f"{WHAT}: block_out_channels {channels} must all be divisible by {groups} (group norm)")
+            raise ConfigError(f"{WHAT}: block_out_channels {channels} must all be divisible by {groups} "
+                              "(group norm)")
         if not 0 <= self.attention_levels <= len(channels):
-            raise ConfigError(f"{WHAT}: attention_levels must be in [0, {len(channels)}], got {self.attention_levels}")
+            raise ConfigError(f"{WHAT}: attention_levels must be in [0, {len(channels)}], "
+                              f"got {self.attention_levels}")
         if self.output_stride not in (1, 2, 4, 8):
             raise ConfigError(f"{WHAT}: output_stride must be 1, 2, 4 or 8, got {self.output_stride}")
-        for name in ("layers_per_block", "num_train_timesteps", "steps", "n_samples", "val_n_samples", "top_k"):
+        counts = ("layers_per_block", "num_train_timesteps", "steps", "n_samples", "val_n_samples", "top_k")
+        for name in counts:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"{WHAT}: {name} must be an integer >= 1, got {getattr(self, name)!r}")
         if self.num_train_timesteps < 2:
@@ -159,12 +163,14 @@ class SaltPepperSettings:
             raise ConfigError(f"{WHAT}: steps ({self.steps}) cannot exceed num_train_timesteps "
                               f"({self.num_train_timesteps})")
         if not 0 < self.beta_start <= self.beta_end < 1:
-            raise ConfigError(f"{WHAT}: need 0 < beta_start <= beta_end < 1, got {self.beta_start}, {self.beta_end}")
+            raise ConfigError(f"{WHAT}: need 0 < beta_start <= beta_end < 1, "
+                              f"got {self.beta_start}, {self.beta_end}")
         choices = {"prediction": ("epsilon", "v_prediction", "sample"), "target": ("bilinear", "nearest"),
                    "inference": ("single", "multi"), "aggregate": ("mean", "median")}
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
-                raise ConfigError(f"{WHAT}: {name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}")
+                raise ConfigError(f"{WHAT}: {name} must be one of {', '.join(valid)}, "
+                                  f"got {getattr(self, name)!r}")
         if self.mse_weight < 0 or self.ce_weight < 0 or self.mse_weight + self.ce_weight == 0:
             raise ConfigError(f"{WHAT}: mse_weight and ce_weight must be >= 0 and not both 0")
         if self.ce_temperature <= 0:
@@ -199,7 +205,8 @@ def few_hot_weights(landmarks: torch.Tensor, size: tuple[int, int], mode: str = 
 
 
 def few_hot_heatmaps(landmarks: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
-    """The clean diffusion sample ``x_0``: :func:`few_hot_weights` scaled so each channel's hottest pixel is 1."""
+    """The clean diffusion sample ``x_0``: :func:`few_hot_weights` scaled so each channel's hottest pixel
+    is 1."""
     weights = few_hot_weights(landmarks, size, mode)
     return weights / weights.flatten(2).amax(-1)[..., None, None]
 
@@ -212,8 +219,8 @@ def blur_std(t: torch.Tensor, num_train_timesteps: int, min_std: float, max_std:
 
 
 def gaussian_blur(x: torch.Tensor, std: torch.Tensor | float, kernel_size: int) -> torch.Tensor:
-    """Blur every channel of (B, C, H, W) with a separable ``kernel_size`` Gaussian of std ``std`` (a number or
-    one per batch item), normalised to sum 1 and zero-padded; std 0 (or kernel 1) is the identity."""
+    """Blur every channel of (B, C, H, W) with a separable ``kernel_size`` Gaussian of std ``std`` (a number
+    or one per batch item), normalised to sum 1 and zero-padded; std 0 (or kernel 1) is the identity."""
     batch, channels, height, width = x.shape
     std = torch.as_tensor(std, dtype=torch.float32, device=x.device).reshape(-1).expand(batch)
     if kernel_size == 1 or bool((std <= 0).all()):
@@ -278,10 +285,11 @@ class SaltPepperDetector(Detector):
         """(B, 1, H, W) in [0, 1] -> (B, s^2, H / s, W / s) in [-1, 1] by pixel-unshuffle."""
         return F.pixel_unshuffle(2 * images - 1, self.settings.output_stride)
 
-    def denoise(self, xt: torch.Tensor, cond: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One network call: (raw output, eps_hat, x0_hat), all float32."""
+    def denoise(self, model: torch.nn.Module, xt: torch.Tensor, cond: torch.Tensor,
+                t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One call of ``model``: (raw output, eps_hat, x0_hat), all float32."""
         with autocast(self.device, self.amp):
-            out = self.model(torch.cat([xt, cond], dim=1), t).sample
+            out = model(torch.cat([xt, cond], dim=1), t).sample
         out = out.float()
         a = self.alphas_cumprod.to(xt.device)[t]
         x0 = predicted_x0(out, xt, a, self.settings.prediction)
@@ -290,34 +298,45 @@ class SaltPepperDetector(Detector):
 
     def blur(self, heatmaps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         s = self.settings
-        return gaussian_blur(heatmaps, blur_std(t, s.num_train_timesteps, s.blur_min_std, s.blur_max_std), s.blur_kernel)
+        std = blur_std(t, s.num_train_timesteps, s.blur_min_std, s.blur_max_std)
+        return gaussian_blur(heatmaps, std, s.blur_kernel)
 
     # --- the Trainable protocol -------------------------------------------------------------------
     def training_loss(self, batch: Batch) -> torch.Tensor:
-        s = self.settings
-        stride = s.output_stride
-        images = batch.images
-        size = (images.shape[-2] // stride, images.shape[-1] // stride)
-        grid = to_output_grid(batch.landmarks.float(), stride)
-        weights = few_hot_weights(grid, size, s.target)
-        x0 = weights / weights.flatten(2).amax(-1)[..., None, None]
-        n = len(batch)
-        t = torch.randint(s.num_train_timesteps, (n,)).to(images.device)
-        noise = torch.randn(x0.shape).to(images.device)
-        abar_t = self.alphas_cumprod.to(images.device)[t]
-        xt = add_noise(x0, noise, abar_t)
-        out, _, x0_hat = self.denoise(xt, self.condition(images), t)
-        loss = out.new_zeros(())
-        if s.mse_weight:
-            loss = loss + s.mse_weight * F.mse_loss(out, training_target(x0, noise, abar_t, s.prediction))
-        if s.ce_weight:
-            loss = loss + s.ce_weight * spatial_cross_entropy(self.blur(x0_hat, t) / s.ce_temperature, weights)
-        return loss
+        return self.network_loss(batch)(self.model)
 
     def validate(self, val: ImageSet) -> tuple[float, dict[str, float]]:
         return validation_score(val, self.predict(val, n_samples=self.settings.val_n_samples))
 
     # --- the Detector contract --------------------------------------------------------------------
+    def network_loss(self, batch: Batch) -> Callable[[torch.nn.Module], torch.Tensor]:
+        """The module docstring's loss on ``batch`` as a function of a network: the few-hot targets and the
+        image condition are built once; every call draws its timesteps and noise from torch's global
+        generator (on the CPU, moved to the batch's device)."""
+        s = self.settings
+        stride = s.output_stride
+        images = batch.images
+        size = (images.shape[-2] // stride, images.shape[-1] // stride)
+        weights = few_hot_weights(to_output_grid(batch.landmarks.float(), stride), size, s.target)
+        x0 = weights / weights.flatten(2).amax(-1)[..., None, None]
+        cond = self.condition(images)
+        abar = self.alphas_cumprod.to(images.device)
+
+        def loss_of(model: torch.nn.Module) -> torch.Tensor:
+            t = torch.randint(s.num_train_timesteps, (len(x0),)).to(images.device)
+            noise = torch.randn(x0.shape).to(images.device)
+            xt = add_noise(x0, noise, abar[t])
+            out, _, x0_hat = self.denoise(model, xt, cond, t)
+            loss = out.new_zeros(())
+            if s.mse_weight:
+                target = training_target(x0, noise, abar[t], s.prediction)
+                loss = loss + s.mse_weight * F.mse_loss(out, target)
+            if s.ce_weight:
+                blurred = self.blur(x0_hat, t)
+                loss = loss + s.ce_weight * spatial_cross_entropy(blurred / s.ce_temperature, weights)
+            return loss
+        return loss_of
+
     def check(self, working_size: tuple[int, int]) -> None:
         s = self.settings
         height, width = working_size
@@ -337,7 +356,8 @@ class SaltPepperDetector(Detector):
         self.model = build_unet((height // s.output_stride, width // s.output_stride),
                                 self.num_landmarks + s.output_stride**2, self.num_landmarks,
                                 s.block_out_channels, s.layers_per_block, s.attention_levels)
-        self.device, self.eval_batch_size, self.amp = context.device, context.settings.eval_batch_size, context.settings.amp
+        self.device, self.amp = context.device, context.settings.amp
+        self.eval_batch_size = context.settings.eval_batch_size
         self.seed = context.seed
 
     def fit(self, train: ImageSet, val: ImageSet, context: FitContext) -> History:
@@ -345,10 +365,11 @@ class SaltPepperDetector(Detector):
         return train_in_context(self, train, val, context)
 
     @torch.inference_mode()
-    def sample_heatmaps(self, images: torch.Tensor, generator: torch.Generator, inference: str) -> torch.Tensor:
-        """Readout heatmaps (B, K, h, w) for (B, 1, H, W) images: the blurred ``x0_hat`` of the last reverse step
-        of ``inference`` (``single`` or ``multi``, see the module docstring); one sample per row, noise drawn
-        from ``generator`` (CPU)."""
+    def sample_heatmaps(self, images: torch.Tensor, generator: torch.Generator,
+                        inference: str) -> torch.Tensor:
+        """Readout heatmaps (B, K, h, w) for (B, 1, H, W) images: the blurred ``x0_hat`` of the last reverse
+        step of ``inference`` (``single`` or ``multi``, see the module docstring); one sample per row, noise
+        drawn from ``generator`` (CPU)."""
         s = self.settings
         cond = self.condition(images)
         shape = (len(images), self.num_landmarks, *cond.shape[-2:])
@@ -358,7 +379,7 @@ class SaltPepperDetector(Detector):
         x0 = x
         for i, step in enumerate(timesteps):
             t = torch.full((len(images),), step, device=images.device, dtype=torch.long)
-            _, eps, x0 = self.denoise(x, cond, t)
+            _, eps, x0 = self.denoise(self.model, x, cond, t)
             if i == len(timesteps) - 1:
                 break
             guide = x0.clamp(0, 1) if s.clip_sample else x0
@@ -373,7 +394,8 @@ class SaltPepperDetector(Detector):
         return self.blur(x0, last)
 
     @torch.inference_mode()
-    def predict(self, images: ImageSet, n_samples: int | None = None, inference: str | None = None) -> Prediction:
+    def predict(self, images: ImageSet, n_samples: int | None = None,
+                inference: str | None = None) -> Prediction:
         """Positions and per-landmark spread from ``n_samples`` samples (default: the settings') of the
         ``inference`` mode (default: the settings')."""
         s = self.settings
@@ -428,8 +450,6 @@ def search_space(trial) -> dict[str, Any]:
     }
 
 
-@DETECTORS.register("saltpepper", "salt & pepper heatmaps: conditional diffusion over few-hot landmark heatmaps "
-                                  "(Wyatt 2024), single- or multi-step, with sample spread as uncertainty",
-                    search_space=search_space)
-def create_saltpepper(**params) -> SaltPepperDetector:
-    return SaltPepperDetector(build(SaltPepperSettings, params, f"{WHAT} detector"))
+DETECTORS.register(WHAT, "salt & pepper heatmaps: conditional diffusion over few-hot landmark heatmaps "
+                         "(Wyatt 2024), single- or multi-step, with sample spread as uncertainty",
+                   settings=SaltPepperSettings, search_space=search_space)(SaltPepperDetector)

@@ -38,7 +38,7 @@ from torch import nn
 
 from baselines.detectors.dense import DenseDetector
 from baselines.detectors.losses import HEATMAP_LOSSES
-from benchmark.config import build
+from benchmark.checks import is_integer, is_number
 from benchmark.errors import ConfigError
 from benchmark.registry import DETECTORS
 
@@ -76,26 +76,28 @@ class SegformerSettings:
         if self.size not in SIZES:
             raise ConfigError(f"segformer setting size must be one of {', '.join(SIZES)}, got {self.size!r}")
         if self.loss not in HEATMAP_LOSSES:
-            raise ConfigError(f"segformer setting loss must be one of {', '.join(HEATMAP_LOSSES)}, got {self.loss!r}")
-        if not _is_number(self.sigma) or self.sigma <= 0:
+            raise ConfigError(f"segformer setting loss must be one of {', '.join(HEATMAP_LOSSES)}, "
+                              f"got {self.loss!r}")
+        if not is_number(self.sigma) or self.sigma <= 0:
             raise ConfigError(f"segformer setting sigma must be a positive number, got {self.sigma!r}")
         for name in ("drop_path_rate", "classifier_dropout"):
             value = getattr(self, name)
-            if not _is_number(value) or not 0 <= value < 1:
+            if not is_number(value) or not 0 <= value < 1:
                 raise ConfigError(f"segformer setting {name} must be in [0, 1), got {value!r}")
         for name in ("hidden_sizes", "depths", "num_attention_heads"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (list, tuple)) and len(value) == 4
                                           and all(_is_positive_int(v) for v in value)):
-                raise ConfigError(f"segformer setting {name} must be 4 positive integers (one per stage), got {value!r}")
+                raise ConfigError(f"segformer setting {name} must be 4 positive integers (one per stage), "
+                                  f"got {value!r}")
         if self.decoder_hidden_size is not None and not _is_positive_int(self.decoder_hidden_size):
             raise ConfigError(f"segformer setting decoder_hidden_size must be a positive integer, "
                               f"got {self.decoder_hidden_size!r}")
         arch = self.architecture()
         for width, heads in zip(arch["hidden_sizes"], arch["num_attention_heads"]):
             if width % heads:
-                raise ConfigError(f"segformer setting num_attention_heads {arch['num_attention_heads']} must divide "
-                                  f"hidden_sizes {arch['hidden_sizes']} stage by stage")
+                raise ConfigError(f"segformer setting num_attention_heads {arch['num_attention_heads']} must "
+                                  f"divide hidden_sizes {arch['hidden_sizes']} stage by stage")
 
     def architecture(self) -> dict[str, Any]:
         """The resolved encoder/decoder shape: the size's published values with overrides applied."""
@@ -108,12 +110,8 @@ class SegformerSettings:
         }
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return is_integer(value) and value > 0
 
 
 class SegformerNet(nn.Module):
@@ -156,10 +154,10 @@ class SegformerDetector(DenseDetector):
 def search_space(trial) -> dict[str, Any]:
     """Detector settings for an Optuna sweep, independent of the learning rate (the ``train`` section
     is swept separately), named ``segformer.<setting>`` in the trial: the encoder size, the heatmap
-    target's std and loss (used by landmark tasks only) and the two regularisers. Returns keyword
-    arguments for :func:`create_segformer`::
+    target's std and loss (used by landmark tasks only) and the two regularisers. Returns the detector's
+    parameter block::
 
-        detector = create_segformer(**search_space(trial))
+        detector = DETECTORS.create("segformer", **search_space(trial))
     """
     return {
         "size": trial.suggest_categorical("segformer.size", list(SIZES)),
@@ -170,9 +168,7 @@ def search_space(trial) -> dict[str, Any]:
     }
 
 
-@DETECTORS.register("segformer", "SegFormer (MiT encoder + all-MLP decoder, transformers, random init) at stride 4; "
-                                 "mask or landmark heatmaps",
-                    search_space=search_space)
-def create_segformer(**params) -> SegformerDetector:
-    return SegformerDetector(build(SegformerSettings, params, "segformer detector"))
+DETECTORS.register("segformer", "SegFormer (MiT encoder + all-MLP decoder, transformers, random init) at "
+                                "stride 4; mask or landmark heatmaps",
+                   settings=SegformerSettings, search_space=search_space)(SegformerDetector)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.checks import is_integer
 from benchmark.errors import ConfigError
 
 SDR_INEQUALITIES = ("<", "<=")
@@ -36,11 +37,11 @@ class DataSettings:
     def __post_init__(self) -> None:
         for name, low in (("n_labelled", 1), ("n_unlabelled", 0), ("data_seed", 0), ("num_folds", 2)):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            if not is_integer(value) or value < low:
                 raise ConfigError(f"data.{name} must be an integer >= {low}, got {value!r}")
         if self.sdr_inequality not in SDR_INEQUALITIES:
             raise ConfigError(f"data.sdr_inequality must be one of {', '.join(SDR_INEQUALITIES)}, "
                               f"got {self.sdr_inequality!r}")
         if self.ground_truth not in GROUND_TRUTHS:
-            raise ConfigError(f"data.ground_truth must be one of {', '.join(GROUND_TRUTHS)} (data sets with one "
-                              f"annotation ignore it), got {self.ground_truth!r}")
+            raise ConfigError(f"data.ground_truth must be one of {', '.join(GROUND_TRUTHS)} (data sets with "
+                              f"one annotation ignore it), got {self.ground_truth!r}")

@@ -1,15 +1,14 @@
 """``benchmark perf --dry-run``: every model of a profile built at the profile's working size for a task and
 run through one training step at batch 1 on the CPU, with what one run of the profile asks of a GPU.
 
-Rows: the detectors ``heatmap``, ``segformer`` and ``saltpepper`` whose kinds fit the task, the generators
-``ddpm``, ``shape-ddpm``, ``vae``, ``gan`` and ``latent-blend`` (two rows: its autoencoder and its latent
-U-Net). Each is built and trained by the suite's own code on one training image of the task at the
-profile's working size: a detector's ``setup`` and one :func:`benchmark.training.loop.train_steps` step
-(its ``training_loss``, AdamW, the schedule); a generator's ``fit`` with ``train_steps`` 1 at batch 1
-(``latent-blend``: ``train_autoencoder``, then ``train_diffusion`` of its latent U-Net on the encoded
-image). The dry run stops each step where its backward pass begins (the first time autograd unpacks a
-saved tensor), so only forward passes run; ``whole_step`` lets it finish (backward, optimiser step), as
-the tests do. Per row:
+Rows: the registered detectors that train and whose kinds fit the task, and every row of every registered
+generator (:mod:`benchmark.perf.plugins`; a generator may have several, ``latent-blend`` its autoencoder and
+its latent U-Net). Each is built and trained by the plug-in's own code on one training image of the task at
+the profile's working size: a detector's ``setup`` and one :func:`benchmark.training.loop.train_steps` step
+(its ``training_loss``, AdamW, the schedule); a generator row's ``train`` of one step at batch 1
+(:class:`benchmark.perf.contract.PerfModel`). The dry run stops each step where its backward pass begins (the
+first time autograd unpacks a saved tensor), so only forward passes run; ``whole_step`` lets it finish
+(backward, optimiser step), as the tests do. Per row:
 
 * ``parameters``: of the model's network(s) (the GAN: generator and discriminator);
 * ``activation_bytes``: the activation memory of one training step at the profile's batch size ``B``,
@@ -21,8 +20,8 @@ the tests do. Per row:
   with the batch (timestep embeddings, spectrally normalised weights) are multiplied too, so the figure
   is a slight overestimate;
 * ``steps``: the optimiser steps of one run of the profile: ``epochs * ceil(samples_per_epoch /
-  batch_size)`` for a detector (early stopping may end it sooner), ``train_steps`` for a generator
-  (``latent-blend``: ``ae_steps`` and ``ddpm_steps``);
+  batch_size)`` for a detector (early stopping may end it sooner), the row's ``steps`` for a generator
+  (``train_steps``; ``latent-blend``: ``ae_steps`` and ``ddpm_steps``);
 * ``seconds``: given the JSON of ``benchmark perf --json`` run on a GPU, the estimated wall time of that
   training, ``steps * B / train`` with ``train`` the model's measured training images per second there (at
   the sizes of that file's profile and task); NaN where there is no such file or it lacks the model.
@@ -43,15 +42,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from baselines.augmentations.latent_blend import build_autoencoder, encode, train_autoencoder
-from baselines.augmentations.two_channel import encode_two_channel, resize
-from baselines.diffusion import train_diffusion
 from benchmark.augmentation import Augmentation, create_augmentation
 from benchmark.config import build, resolve_config
-from benchmark.data.imageset import ImageSet
 from benchmark.detector import Detector, FitContext
 from benchmark.errors import ConfigError
-from benchmark.perf.report import DETECTOR_NAMES
+from benchmark.perf.contract import PerfModel
+from benchmark.perf.plugins import detector_names, generator_names
 from benchmark.registry import DETECTORS
 from benchmark.stages.prepare import load_task_data
 from benchmark.task import TaskData
@@ -60,14 +56,6 @@ from benchmark.training.settings import TrainSettings
 
 CPU = torch.device("cpu")
 DEFAULT_GPU_PERF = Path("leaderboards/gpu/perf.json")
-MODEL_NAMES = (*DETECTOR_NAMES, "ddpm", "shape-ddpm", "vae", "gan", "latent-blend")
-# The attributes a generator's ``fit`` leaves its trained networks in.
-NETWORKS = {
-    "ddpm": ("model",),
-    "shape-ddpm": ("model",),
-    "vae": ("model",),
-    "gan": ("generator", "discriminator"),
-}
 
 
 @dataclass
@@ -273,64 +261,10 @@ def detector_trainee(name: str, detector: Detector, data: TaskData, settings: Tr
     )
 
 
-def generator_trainee(name: str, params: dict, train: ImageSet) -> Trainee:
-    """The generator's ``fit`` on the training image's two-channel sample, one step at batch 1."""
-    settings = create_augmentation(name, {name: params}).settings
-    generator = create_augmentation(name, {name: {**params, "train_steps": 1, "batch_size": 1}})
-    size = settings.grid(train.image_size)
-    data = torch.from_numpy(encode_two_channel(train, size, settings.heatmap_sigma))
-    return Trainee(
-        name,
-        "generator",
-        settings.batch_size,
-        settings.train_steps,
-        lambda: generator.fit(data, 0, CPU),
-        lambda: [getattr(generator, network) for network in NETWORKS[name]],
-    )
-
-
-def latent_blend_trainees(params: dict, train: ImageSet) -> list[Trainee]:
-    """The autoencoder, one step at batch 1 (on an ``ae_crop`` crop of the image), and the latent U-Net, one
-    step on the image's latent."""
-    s = create_augmentation("latent-blend", {"latent-blend": params}).settings
-    one = dataclasses.replace(s, ae_steps=1, ae_batch_size=1, ddpm_steps=1, ddpm_batch_size=1)
-    size = s.grid(train.image_size)
-    data = torch.from_numpy(resize(train.images, size) * 2 - 1)[:, None]
-    autoencoder, unet = build_autoencoder(s), s.unet(size)
-
-    def ae_step() -> dict[str, float]:
-        return {"loss": train_autoencoder(autoencoder, data, one, 0, CPU)[0]}
-
-    def ddpm_step() -> dict[str, float]:
-        report = train_diffusion(
-            unet,
-            encode(autoencoder, data, 1, CPU, s.amp),
-            one.recipe(),
-            torch.Generator().manual_seed(0),
-            CPU,
-            s.amp,
-            progress=False,
-        )
-        return {"loss": report.losses[0]}
-
-    return [
-        Trainee(
-            "latent-blend autoencoder",
-            "generator",
-            s.ae_batch_size,
-            s.ae_steps,
-            ae_step,
-            lambda: [autoencoder],
-        ),
-        Trainee(
-            "latent-blend latent ddpm",
-            "generator",
-            s.ddpm_batch_size,
-            s.ddpm_steps,
-            ddpm_step,
-            lambda: [unet],
-        ),
-    ]
+def generator_trainee(model: PerfModel) -> Trainee:
+    """The generator row's own ``train``, one step at batch 1 on the CPU."""
+    return Trainee(model.name, "generator", model.batch_size, model.steps, lambda: model.train(1, 1, CPU),
+                   model.networks)
 
 
 def one_training_image(profile: str, task: str) -> TaskData:
@@ -341,27 +275,24 @@ def one_training_image(profile: str, task: str) -> TaskData:
 
 
 def trainees(task: str, profile: str, only: list[str] | None) -> list[Trainee]:
-    """The models of :data:`MODEL_NAMES` (or those in ``only``) that fit the task, at the profile's settings,
-    on one training image."""
+    """The models of :mod:`benchmark.perf.plugins` (or those named in ``only``) that fit the task, at the
+    profile's settings, on one training image."""
     data = one_training_image(profile, task)
     kind = "landmarks" if data.train.landmarks is not None else "segmentation"
     settings = build(TrainSettings, resolve_config(profile, task, "none", "heatmap")["train"], "train")
+    detectors, generators = detector_names(), generator_names()
     chosen: list[Trainee] = []
-    for name in [name for name in MODEL_NAMES if name in (only or MODEL_NAMES)]:
-        if name in DETECTOR_NAMES:
+    for name in [name for name in (*detectors, *generators) if not only or name in only]:
+        if name in detectors:
             params = resolve_config(profile, task, "none", name)["detectors"][name]
             detector = DETECTORS.create(name, **params)
             if kind in detector.kinds:
                 chosen.append(detector_trainee(name, detector, data, settings))
-        elif name == "latent-blend":
-            chosen.extend(latent_blend_trainees(generator_params(profile, task, name), data.train))
         else:
-            chosen.append(generator_trainee(name, generator_params(profile, task, name), data.train))
+            sections = resolve_config(profile, task, name, "heatmap")["augmentations"]
+            generator = create_augmentation(name, sections)
+            chosen.extend(generator_trainee(model) for model in generator.perf_models(data.train, CPU))
     return chosen
-
-
-def generator_params(profile: str, task: str, name: str) -> dict:
-    return resolve_config(profile, task, name, "heatmap")["augmentations"][name]
 
 
 def dry_run(

@@ -8,19 +8,20 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from benchmark.augmentation import create_augmentation
 from benchmark.config import build, resolve_config
 from benchmark.perf.detectors import detector_figures
 from benchmark.perf.figures import ModelFigures
-from benchmark.perf.generators import latent_blend_figures, two_channel_figures
+from benchmark.perf.generators import generator_figures
 from benchmark.perf.pipeline import pipeline_rates
+from benchmark.perf.plugins import detector_names, generator_names
 from benchmark.perf.samplers import sampler_rates
 from benchmark.registry import DETECTORS
 from benchmark.stages.prepare import data_settings, load_task_data
 from benchmark.training.device import pick_device, seed_everything
 from benchmark.training.settings import TrainSettings
 
-DETECTOR_NAMES = ("heatmap", "segformer", "saltpepper")
-GENERATOR_NAMES = ("ddpm", "shape-ddpm", "vae", "gan", "latent-blend")
+JOBS = ("pipeline", "samplers")
 
 
 @dataclass
@@ -52,8 +53,9 @@ class PerfReport:
                 "fast_sampler_speed_up": self.fast_sampler_speed_up}
 
     def table(self) -> str:
-        lines = [f"# benchmark perf: task {self.task}, profile {self.profile}, {self.device}, {self.threads} threads",
-                 "", "| model | kind | batch | train img/s | reference img/s | train / reference | "
+        title = (f"# benchmark perf: task {self.task}, profile {self.profile}, {self.device}, "
+                 f"{self.threads} threads")
+        lines = [title, "", "| model | kind | batch | train img/s | reference img/s | train / reference | "
                  "inference or sampling img/s | note |", "|---|---|---|---|---|---|---|---|"]
         lines += [f"| {m.model} | {m.kind} | {m.batch_size} | {m.train:.1f} | {m.reference:.1f} | "
                   f"{m.train_vs_reference:.2f} | {_number(m.inference)} | {m.note} |" for m in self.models]
@@ -72,30 +74,33 @@ def _number(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.1f}"
 
 
-def run_perf(task: str = "hand", profile: str = "default", device: str = "auto", calls: int = 10, warmup: int = 3,
-             only: list[str] | None = None, sampler_images: int = 4, progress: bool = True) -> PerfReport:
-    """Measure the rows named in ``only`` (model names, ``pipeline``, ``samplers``; all by default)."""
+def run_perf(task: str = "hand", profile: str = "default", device: str = "auto", calls: int = 10,
+             warmup: int = 3, only: list[str] | None = None, sampler_images: int = 4,
+             progress: bool = True) -> PerfReport:
+    """Measure the rows named in ``only`` (names of :mod:`benchmark.perf.plugins`, ``pipeline``,
+    ``samplers``; all by default): every registered detector that trains and fits the task, every row of
+    every registered generator (:mod:`benchmark.perf.contract`), the pipeline and the samplers."""
     torch_device = pick_device(device)
     seed_everything(0, torch_device)
     config = resolve_config(profile, task, "none", "heatmap")
     data = load_task_data(config)
     kind = "landmarks" if data.train.landmarks is not None else "segmentation"
-    wanted = set(only or [*DETECTOR_NAMES, *GENERATOR_NAMES, "pipeline", "samplers"])
+    detectors, generators = detector_names(), generator_names()
+    jobs = [name for name in (*detectors, *generators, *JOBS) if not only or name in only]
     report = PerfReport(task, profile, str(torch_device), torch.get_num_threads())
-    jobs = [name for name in (*DETECTOR_NAMES, *GENERATOR_NAMES, "pipeline", "samplers") if name in wanted]
     settings = build(TrainSettings, config["train"], "train")  # the train section is the same for every model
     for name in tqdm(jobs, desc="benchmark perf", disable=not progress):
-        if name in DETECTOR_NAMES:
-            detector = DETECTORS.create(name, **resolve_config(profile, task, "none", name)["detectors"][name])
+        if name in detectors:
+            params = resolve_config(profile, task, "none", name)["detectors"][name]
+            detector = DETECTORS.create(name, **params)
             if kind in detector.kinds:
-                report.models.append(detector_figures(name, detector, data, settings, torch_device, calls, warmup,
-                                                      inference_images=32))
-        elif name in GENERATOR_NAMES:
-            params = resolve_config(profile, task, name, "heatmap")["augmentations"][name]
-            if name == "latent-blend":
-                report.models.extend(latent_blend_figures(params, data.train, torch_device, calls, warmup))
-            else:
-                report.models.append(two_channel_figures(name, params, data.train, torch_device, calls, warmup, 32))
+                report.models.append(detector_figures(name, detector, data, settings, torch_device, calls,
+                                                      warmup, inference_images=32))
+        elif name in generators:
+            sections = resolve_config(profile, task, name, "heatmap")["augmentations"]
+            generator = create_augmentation(name, sections)
+            report.models.extend(generator_figures(model, torch_device, calls, warmup, n_samples=32)
+                                 for model in generator.perf_models(data.train, torch_device))
         elif name == "pipeline" and kind == "landmarks":
             report.pipeline = pipeline_rates(data, data_settings(config), settings.batch_size, calls, 32)
         elif name == "samplers":

@@ -12,12 +12,14 @@ from benchmark.augmentation import create_augmentation
 from benchmark.perf.timing import rate
 
 
-def sampler_rates(params: dict, image_size: tuple[int, int], n_images: int, device: torch.device) -> dict[str, float]:
+def sampler_rates(params: dict, image_size: tuple[int, int], n_images: int,
+                  device: torch.device) -> dict[str, float]:
     """Images per second of both samplers on ``n_images`` samples (one batch)."""
-    s = create_augmentation("ddpm", {"ddpm": params}).settings
+    ddpm = create_augmentation("ddpm", {"ddpm": params})
+    s = ddpm.settings
     size = s.grid(image_size)
     torch.manual_seed(0)
-    model = s.unet(size, 2, 2)
+    model = ddpm.network(size)
     scheduler = scheduler_for(s.recipe())
 
     def sampled(sampler: str) -> float:

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from benchmark.checks import is_integer, is_number
 from benchmark.errors import ConfigError
 
 
@@ -26,7 +27,7 @@ class TrainSettings:
     are slow while it compiles; needs a C compiler on the CPU).
     """
 
-    epochs: int = 30
+    epochs: int = 16
     samples_per_epoch: int = 320
     batch_size: int = 16
     eval_batch_size: int = 32
@@ -42,18 +43,14 @@ class TrainSettings:
 
     def __post_init__(self) -> None:
         positive = ("epochs", "samples_per_epoch", "batch_size", "eval_batch_size", "checkpoint_every")
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"train.{name} must be an integer >= 1, got {value!r}")
-        for name in ("warmup_epochs", "patience", "num_threads"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"train.{name} must be an integer >= 0, got {value!r}")
-        if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not 0 <= self.lr < 10:
+        for names, low in ((positive, 1), (("warmup_epochs", "patience", "num_threads"), 0)):
+            for name in names:
+                value = getattr(self, name)
+                if not is_integer(value) or value < low:
+                    raise ConfigError(f"train.{name} must be an integer >= {low}, got {value!r}")
+        if not is_number(self.lr) or not 0 <= self.lr < 10:
             raise ConfigError(f"train.lr must be a number in [0, 10), got {self.lr!r}")
-        if not isinstance(self.weight_decay, (int, float)) or isinstance(self.weight_decay, bool) \
-                or not 0 <= self.weight_decay < math.inf:
+        if not is_number(self.weight_decay) or not 0 <= self.weight_decay < math.inf:
             raise ConfigError(f"train.weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
         for name in ("channels_last", "compile"):
             if not isinstance(getattr(self, name), bool):

@@ -29,7 +29,6 @@ import numpy as np
 from benchmark.data.imageset import ImageSet
 from benchmark.data.settings import DataSettings
 from benchmark.errors import ConfigError, DataError
-from benchmark.protocol import WRIST_LANDMARKS, WRIST_WIDTH_MM, wrist_rule_spacing
 from benchmark.task import Fold, LabelledPool
 from tasks.formats.images import (
     aspect_padded_shape,
@@ -45,6 +44,24 @@ logger = logging.getLogger(__name__)
 
 HAND_NUM_LANDMARKS = 37
 LOW_DATA_REPETITION = "1"
+
+WRIST_WIDTH_MM = 50.0
+WRIST_LANDMARKS = (1, 5)
+
+
+def wrist_rule_spacing(landmarks: np.ndarray, where: str = "landmarks") -> np.ndarray:
+    """Payer's hand protocol: the distance between landmarks 1 and 5 (0-based) of the ground truth is 50 mm.
+
+    ``landmarks`` is (N, K, 2) in working pixels; returns (N, 2) isotropic mm per working pixel. The
+    rule is applied after resizing, so a non-uniform resize must not be used with it (readers keep the
+    aspect ratio or resize uniformly for hand data).
+    """
+    a, b = WRIST_LANDMARKS
+    width_px = np.linalg.norm(np.asarray(landmarks)[:, a] - np.asarray(landmarks)[:, b], axis=-1)
+    if np.any(width_px <= 0):
+        raise ValueError(f"{where}: wrist landmarks {a} and {b} coincide, the 50 mm rule is undefined")
+    per_px = WRIST_WIDTH_MM / width_px
+    return np.stack([per_px, per_px], axis=1)
 
 
 def read_payer_hand(settings: DataSettings) -> LabelledPool:

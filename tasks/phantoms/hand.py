@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark.data.settings import DataSettings
-from benchmark.protocol import WRIST_WIDTH_MM, wrist_rule_spacing
 from benchmark.task import LabelledPool
+from tasks.formats.payer_hand import WRIST_WIDTH_MM, wrist_rule_spacing
 from tasks.phantoms import render
 from tasks.phantoms.pool import PhantomSpec, phantom_pool
 

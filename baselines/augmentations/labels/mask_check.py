@@ -49,7 +49,8 @@ class MaskPlausibility:
         components = [count_components(m) for m in masks]
         fractions = masks.reshape(len(masks), -1).mean(axis=1)
         self.components = (min(components), max(components))
-        self.area = (float(fractions.min()) / self.area_tolerance, float(fractions.max()) * self.area_tolerance)
+        self.area = (float(fractions.min()) / self.area_tolerance,
+                     float(fractions.max()) * self.area_tolerance)
         return self
 
     def check(self, mask: np.ndarray) -> MaskVerdict:
@@ -60,7 +61,8 @@ class MaskPlausibility:
         if n == 0:
             reason = "empty mask"
         elif not low <= n <= high:
-            reason = f"{'fragmented' if n > high else 'incomplete'} mask ({n} components, training {low}-{high})"
+            reason = (f"{'fragmented' if n > high else 'incomplete'} mask "
+                      f"({n} components, training {low}-{high})")
         elif not smallest <= fraction <= largest:
             reason = (f"mask area ({100 * fraction:.2f} %) outside the training range "
                       f"[{100 * smallest:.2f}, {100 * largest:.2f}] %")

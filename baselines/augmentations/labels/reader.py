@@ -4,20 +4,20 @@
 
 1. peaks: local maxima above ``threshold`` times the heatmap's maximum (a relative threshold, since a
    generated channel has no calibrated scale), sub-pixel refined
-   (:func:`~benchmark.labels.peaks.detect_peaks`); fewer than ``K - merge_tolerance`` peaks -> ``"too
-   few peaks"``; more than ``K + extra_peak_tolerance`` -> ``"extra peaks"`` (a sixth finger: a shape
+   (:func:`~baselines.augmentations.labels.peaks.detect_peaks`); fewer than ``K - merge_tolerance`` peaks ->
+   ``"too few peaks"``; more than ``K + extra_peak_tolerance`` -> ``"extra peaks"`` (a sixth finger: a shape
    model cannot see it, since the MRF would simply leave one chain unused);
-2. identities: :class:`~benchmark.labels.mrf.LandmarkMRF` assigns peaks to landmarks; a landmark left
-   "missing" -> ``"missing landmarks"``. With fewer than K peaks every peak is offered to the MRF twice,
-   so that two landmarks can share one: two landmarks about a pixel apart give one local maximum (hand
-   phantom at 128 px: 20-29 % of *perfect* heatmaps have such a pair). A shared peak is accepted only
+2. identities: :class:`~baselines.augmentations.labels.mrf.LandmarkMRF` assigns peaks to landmarks; a
+   landmark left "missing" -> ``"missing landmarks"``. With fewer than K peaks every peak is offered to the
+   MRF twice, so that two landmarks can share one: two landmarks about a pixel apart give one local maximum
+   (hand phantom at 128 px: 20-29 % of *perfect* heatmaps have such a pair). A shared peak is accepted only
    for a *mergeable* pair, one that is at most ``merge_distance`` apart in some training shape (default
-   ``min_distance + 1`` pixels), else -> ``"missing landmarks"`` (a missing fingertip must not hide on
-   its neighbour's peak); both landmarks then sit on the peak. Perfect heatmaps of 120 held-out phantom
-   shapes at the working size: hand 93 -> 115 accepted (every landmark within 2.4 px), ceph 108 ->
-   120 (the newly accepted ones add no landmark more than 3 px off);
-3. plausibility: :class:`~benchmark.labels.shape_model.ShapeModel` -> ``"implausible shape (...)"``
-   (a very long thumb, swapped landmarks), else ``"accepted"``.
+   ``min_distance + 1`` pixels), else -> ``"missing landmarks"`` (a missing fingertip must not hide on its
+   neighbour's peak); both landmarks then sit on the peak. Perfect heatmaps of 120 held-out phantom shapes at
+   the working size: hand 93 -> 115 accepted (every landmark within 2.4 px), ceph 108 -> 120 (the newly
+   accepted ones add no landmark more than 3 px off);
+3. plausibility: :class:`~baselines.augmentations.labels.shape_model.ShapeModel` -> ``"implausible shape
+   (...)"`` (a very long thumb, swapped landmarks), else ``"accepted"``.
 
 Both models assume the same peak localisation noise ``peak_noise_std`` (pixels per coordinate): the MRF
 as the floor of its Gaussians' spread, the shape model as noise added to its mode variances and to the
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.distance import pdist
 
-from benchmark.labels.mrf import LandmarkMRF
-from benchmark.labels.peaks import detect_peaks
-from benchmark.labels.shape_model import ShapeModel
+from baselines.augmentations.labels.mrf import LandmarkMRF
+from baselines.augmentations.labels.peaks import detect_peaks
+from baselines.augmentations.labels.shape_model import ShapeModel
 
 
 @dataclass

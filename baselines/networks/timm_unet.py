@@ -52,9 +52,8 @@ def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class TimmUNet(nn.Module):
-    def __init__(
-        self, encoder: str, out_channels: int, decoder_channels: list[int], in_channels: int = 1, output_stride: int = 1
-    ):
+    def __init__(self, encoder: str, out_channels: int, decoder_channels: list[int], in_channels: int = 1,
+                 output_stride: int = 1):
         super().__init__()
         if output_stride not in (1, 2):
             raise ValueError(f"output_stride must be 1 or 2, got {output_stride}")

@@ -10,8 +10,8 @@ most one landmark. The energy of a labelling is a negative log-likelihood,
     nll(z; mu, S) = 1/2 (z - mu)^T S^-1 (z - mu) + 1/2 log det S + log(2 pi)
 
 with per-landmark Gaussians of the training positions and per-edge Gaussians of the training
-displacements ``p_j - p_i`` on the edges of :func:`benchmark.labels.graph.landmark_graph`. Covariances
-are regularised: ``S = (1 - a) C + a tr(C) / 2 I + s^2 I`` (shrinkage ``a`` towards the isotropic
+displacements ``p_j - p_i`` on the edges of :func:`baselines.augmentations.labels.graph.landmark_graph`.
+Covariances are regularised: ``S = (1 - a) C + a tr(C) / 2 I + s^2 I`` (shrinkage ``a`` towards the isotropic
 covariance of the same total variance, so a few training shapes still give an invertible matrix, plus the
 peak localisation variance ``s^2``; doubled for a displacement, which carries the noise of two peaks).
 
@@ -54,8 +54,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from benchmark.labels.graph import landmark_graph
-from benchmark.labels.shape_model import similarity_transform
+from baselines.augmentations.labels.graph import landmark_graph
+from baselines.augmentations.labels.shape_model import similarity_transform
 
 CONFLICT = 1e6  # pairwise cost of two landmarks on one peak (finite, to keep the min-sum arithmetic exact)
 
