@@ -1,18 +1,17 @@
-"""Figures logged with every run: prediction overlays on test images and training curves."""
+"""Figures logged with every run: prediction overlays on test images and training curves. They are drawn
+on :class:`matplotlib.figure.Figure` objects, which need no pyplot backend, so importing this module
+leaves the user's matplotlib backend alone."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from benchmark.augmentation import SyntheticSet  # noqa: E402
-from benchmark.data.imageset import ImageSet  # noqa: E402
-from benchmark.detector import Prediction  # noqa: E402
+from benchmark.augmentation import SyntheticSet
+from benchmark.data.imageset import ImageSet
+from benchmark.detector import Prediction
 
 
 def overlay_grid(test: ImageSet, prediction: Prediction, path: Path, max_images: int = 8) -> Path:
@@ -22,7 +21,8 @@ def overlay_grid(test: ImageSet, prediction: Prediction, path: Path, max_images:
     cols = min(4, n)
     rows = -(-n // cols)
     height, width = test.image_size
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows * height / width), squeeze=False)
+    fig = Figure(figsize=(3 * cols, 3 * rows * height / width))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for i, ax in zip(range(n), axes.ravel()):
@@ -41,14 +41,14 @@ def overlay_grid(test: ImageSet, prediction: Prediction, path: Path, max_images:
     fig.suptitle("green: ground truth, red: prediction", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def training_curves(history: list[dict[str, float]], path: Path) -> Path:
     """One panel per logged per-epoch metric (loss, learning rate, validation score)."""
     keys = [k for k in history[0] if all(k in h for h in history)]
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
+    fig = Figure(figsize=(3.2 * len(keys), 2.8))
+    axes = fig.subplots(1, len(keys), squeeze=False)
     epochs = np.arange(1, len(history) + 1)
     for ax, key in zip(axes.ravel(), keys):
         ax.plot(epochs, [h[key] for h in history], marker="o", markersize=2)
@@ -58,7 +58,6 @@ def training_curves(history: list[dict[str, float]], path: Path) -> Path:
             ax.set_yscale("log")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -71,8 +70,8 @@ def sample_grid(synthetic: SyntheticSet, path: Path, per_group: int = 8) -> Path
     groups = [np.flatnonzero(accepted)[:per_group], np.flatnonzero(~accepted)[:per_group]]
     rows = [g for g in groups if len(g)]
     height, width = images.image_size
-    fig, axes = plt.subplots(max(1, len(rows)), per_group, figsize=(1.8 * per_group, 1.9 * max(1, len(rows)) * height / width),
-                             squeeze=False)
+    fig = Figure(figsize=(1.8 * per_group, 1.9 * max(1, len(rows)) * height / width))
+    axes = fig.subplots(max(1, len(rows)), per_group, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for row, index in zip(axes, rows):
@@ -91,5 +90,4 @@ def sample_grid(synthetic: SyntheticSet, path: Path, per_group: int = 8) -> Path
             ax.set_title("accepted" if accepted[i] else str(reasons[i])[:28], fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
