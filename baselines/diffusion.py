@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Literal, get_args
 from typing import Callable
 
 import numpy as np
@@ -64,18 +65,22 @@ from benchmark.training.settings import AmpMode
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid")
 SAMPLERS = ("ddim", "ddpm")
+LRSchedule = Literal["constant", "cosine"]
 
 
 @dataclass(frozen=True)
 class DiffusionRecipe:
     """How a diffusion model is trained: schedule, prediction type, loss weighting, optimiser and EMA
-    (module docstring). ``warmup_steps`` ramps the learning rate linearly up to ``lr``; ``ema_decay`` 0 turns
-    EMA off; ``channel_weights`` ``None`` weighs every channel 1."""
+    (module docstring). ``warmup_steps`` ramps the learning rate linearly up to ``lr``, after which it stays
+    there (``lr_schedule`` ``constant``) or follows a cosine down to 0 at the last step (``cosine``), see
+    :func:`lr_multiplier`; ``ema_decay`` 0 turns EMA off; ``channel_weights`` ``None`` weighs every channel
+    1."""
 
     steps: int
     batch_size: int
     lr: float = 1e-3
     warmup_steps: int = 0
+    lr_schedule: LRSchedule = "constant"
     num_train_timesteps: int = 1000
     beta_schedule: str = "linear"
     prediction_type: str = "epsilon"
@@ -105,6 +110,9 @@ def check_recipe(settings, what: str) -> None:
         raise ConfigError(f"{what}: ema_decay must be in [0, 1), got {settings.ema_decay}")
     if settings.warmup_steps < 0 or not settings.lr > 0:
         raise ConfigError(f"{what}: warmup_steps must be >= 0 and lr > 0")
+    if settings.lr_schedule not in get_args(LRSchedule):
+        raise ConfigError(f"{what}: lr_schedule must be one of {', '.join(get_args(LRSchedule))}, "
+                          f"got {settings.lr_schedule!r}")
     weights = getattr(settings, "channel_weights", None)
     if weights is not None and (not len(weights) or min(weights) < 0 or not sum(weights) > 0):
         raise ConfigError(f"{what}: channel_weights must be non-negative with a positive sum, got {weights}")
@@ -209,9 +217,17 @@ def diffusion_loss(
     return per_sample.mean()
 
 
-def lr_multiplier(step: int, warmup_steps: int) -> float:
-    """Linear warm-up from 1 / warmup_steps to 1, then constant."""
-    return 1.0 if warmup_steps <= 0 else min(1.0, (step + 1) / warmup_steps)
+def lr_multiplier(step: int, warmup_steps: int, total_steps: int = 0, schedule: str = "constant") -> float:
+    """The learning rate of optimiser step ``step`` (0-based) as a fraction of the peak: a linear warm-up
+    ``(step + 1) / warmup_steps`` over the first ``warmup_steps`` steps, then 1 (``constant``) or the
+    cosine ``(1 + cos(pi p)) / 2`` of the progress ``p = (step - warmup_steps) / (total_steps -
+    warmup_steps)`` clipped to [0, 1] (``cosine``, Loshchilov & Hutter 2017, without restarts)."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    progress = min(1.0, max(0.0, (step - warmup_steps) / max(1, total_steps - warmup_steps)))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 @dataclass
@@ -243,7 +259,7 @@ def train_diffusion(
     model.to(device).train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: lr_multiplier(step, recipe.warmup_steps)
+        optimiser, lambda step: lr_multiplier(step, recipe.warmup_steps, recipe.steps, recipe.lr_schedule)
     )
     ema = (
         EMAModel(model.parameters(), decay=recipe.ema_decay, use_ema_warmup=True)
@@ -448,6 +464,7 @@ class DiffusionGeneratorSettings:
     ema_decay: float = 0.0
     lr: float = 1e-3
     warmup_steps: int = 0
+    lr_schedule: LRSchedule = "constant"
     train_steps: int = 100
     batch_size: int = 8
     sampler: str = "ddim"
@@ -490,6 +507,7 @@ class DiffusionGeneratorSettings:
             batch_size=self.batch_size,
             lr=self.lr,
             warmup_steps=self.warmup_steps,
+            lr_schedule=self.lr_schedule,
             num_train_timesteps=self.num_train_timesteps,
             beta_schedule=self.beta_schedule,
             prediction_type=self.prediction_type,

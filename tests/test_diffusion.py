@@ -96,6 +96,9 @@ def test_recipe_errors_name_the_setting():
 
 def test_warmup_and_ema_decay_by_hand():
     assert [lr_multiplier(k, 4) for k in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    cosine = [lr_multiplier(k, 2, 6, "cosine") for k in range(7)]
+    half_way_down = 0.5 * (1 + math.cos(math.pi / 4))  # progress 1/4 of the 4 post-warm-up steps
+    assert cosine == pytest.approx([0.5, 1.0, 1.0, half_way_down, 0.5, 1 - half_way_down, 0.0])
     ema = EMAModel([torch.nn.Parameter(torch.zeros(1))], decay=0.999, use_ema_warmup=True)
     assert ema.get_decay(1) == 0.0
     for k in (2, 10, 1000, 10**6):
