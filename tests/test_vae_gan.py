@@ -182,7 +182,7 @@ def test_vae_posterior_sampling_stays_on_the_training_samples_where_the_prior_do
     assert all(posterior.quality["accepted"]), posterior.quality["reason"]
     assert np.abs(posterior.images.landmarks - train.landmarks[:4]).max() < 1.0
     assert np.mean(prior.quality["nearest_train_ssim"]) < min(posterior.quality["nearest_train_ssim"])
-    with pytest.raises(ConfigError, match="latent_sampling must be prior or posterior"):
+    with pytest.raises(ConfigError, match="latent_sampling must be one of prior, posterior"):
         AUGMENTATIONS.create("vae", latent_sampling="aggregate")
 
 
