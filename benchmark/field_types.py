@@ -23,6 +23,7 @@ import typing
 from dataclasses import fields
 from typing import Any
 
+from benchmark.checks import is_integer, is_number
 from benchmark.errors import ConfigError
 
 UNCHECKED = object()
@@ -48,9 +49,9 @@ def fits(value: Any, hint: Any) -> bool:
     if hint is bool:
         return isinstance(value, bool)
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return is_integer(value)
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return is_number(value) and math.isfinite(value)
     if hint is str:
         return isinstance(value, str)
     if hint is type(None):
