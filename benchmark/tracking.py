@@ -3,7 +3,9 @@
 The default store is ``sqlite:///mlruns/mlflow.db`` (relative to the working directory) with artifacts
 in ``mlruns/artifacts/``; MLflow 3.13+ refuses the plain file store. ``--tracking-uri`` or
 ``MLFLOW_TRACKING_URI`` points at a server instead. :func:`tracked_run` guarantees that a run never
-stays RUNNING: an exception ends it FAILED (reason in the ``error`` tag), Ctrl-C ends it KILLED.
+stays RUNNING: an exception ends it FAILED (reason in the ``error`` tag), Ctrl-C ends it KILLED, and a
+SQLite store that stops taking writes (a full disk) ends it in the room :mod:`benchmark.store_reserve`
+keeps for that.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Iterator
 from benchmark.database_url import masked, sqlite_database, with_driver
 from benchmark.errors import BenchmarkError, first_line
 from benchmark.record.tags import ERROR
+from benchmark.store_reserve import StoreFullError, ensure_reserve, release_reserve
 
 MAX_PARAM_LENGTH = 6000
 SERVER_TIMEOUT_S = 10.0
@@ -69,11 +72,12 @@ def open_experiment(uri: str | None, name: str) -> str:
             store_dir.mkdir(parents=True, exist_ok=True)
             if not os.access(store_dir, os.W_OK):
                 raise TrackingError(f"{store_dir}: tracking store folder is not writable (use --tracking-uri)")
+            ensure_reserve(database)
         if uri.startswith(("http://", "https://")):
             check_server(uri)
         with store_lock(uri):
             return _experiment_id(uri, name, None if database is None else database.parent / "artifacts")
-    except TrackingError:
+    except (TrackingError, StoreFullError):
         raise
     except Exception as error:  # MLflow raises many types; the user needs one line
         raise TrackingError(f"cannot open tracking store {uri}: {first_line(error)}") from None
@@ -149,21 +153,52 @@ def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str], run_id:
         end_run("KILLED", reason)
         raise
     except BaseException as error:
-        end_run("FAILED", f"{type(error).__name__}: {error}")
+        reason = f"{type(error).__name__}: {error}"
+        end_run("FAILED", reason)
         if is_store_error(error):
-            raise store_failure(error, run.info.run_id, "could not be recorded whole") from error
+            closed = close_in_reserve(run.info.run_id, "FAILED", reason)
+            raise store_failure(error, run.info.run_id, "could not be recorded whole", closed) from error
         raise
     try:
         mlflow.end_run("FINISHED")
     except Exception as error:
         if not is_store_error(error):
             raise
-        raise store_failure(error, run.info.run_id, "was scored but could not be marked FINISHED") from error
+        closed = close_in_reserve(run.info.run_id, "FINISHED")
+        raise store_failure(error, run.info.run_id, "was scored but could not be marked FINISHED",
+                            closed) from error
 
 
-def store_failure(error: BaseException, run_id: str, what: str) -> TrackingError:
-    return TrackingError(f"the tracking store stopped taking writes ({first_line(error)}); run {run_id} "
-                         f"{what}: free space, then --resume it")
+def close_in_reserve(run_id: str, status: str, reason: str | None = None) -> str | None:
+    """After the store refused a write: free a SQLite store's reserve (:mod:`benchmark.store_reserve`) and
+    end run ``run_id`` with ``status`` (and ``reason`` in its ``error`` tag) in the room it leaves. The
+    status the run now has, or ``None`` when there was no reserve or the store still refuses."""
+    import mlflow
+
+    database = sqlite_database(mlflow.get_tracking_uri())
+    if database is None or not release_reserve(database):
+        return None
+    client = mlflow.MlflowClient()
+    try:
+        if reason is not None:
+            client.set_tag(run_id, ERROR, masked(reason)[:5000])
+        client.set_terminated(run_id, status)
+    except Exception:
+        return None
+    return status
+
+
+def store_failure(error: BaseException, run_id: str, what: str, closed: str | None) -> TrackingError:
+    """The one line for a store that stopped taking writes; ``closed``: the status the run was ended with
+    in the reserve, if it could be."""
+    full = f"the tracking store stopped taking writes ({first_line(error)}); run {run_id} {what}"
+    if closed == "FINISHED":
+        return TrackingError(f"{full}; it was ended FINISHED in the room kept for closing runs: free space "
+                             "before the next run")
+    if closed is not None:
+        return TrackingError(f"{full} and was ended {closed} in the room kept for closing runs: free space, "
+                             "then --resume it")
+    return TrackingError(f"{full}: free space, then --resume it")
 
 
 def is_store_error(error: BaseException) -> bool:
