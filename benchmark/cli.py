@@ -47,138 +47,189 @@ def shard(text: str) -> tuple[int, int]:
     return int(worker), int(count)
 
 
+PROFILES_HELP = "smoke | default | gpu | paper, or a YAML file (default: default)"
+
+
+def _parent(*options: tuple[tuple[str, ...], dict[str, Any]]) -> argparse.ArgumentParser:
+    """A parent parser (``add_help=False``) holding ``options``, each ``(flags, add_argument keywords)``."""
+    parent = argparse.ArgumentParser(add_help=False)
+    for flags, keywords in options:
+        parent.add_argument(*flags, **keywords)
+    return parent
+
+
+def shared_options() -> dict[str, argparse.ArgumentParser]:
+    """The options several commands take, each group once (argparse parent parsers)."""
+    return {
+        "task": _parent((("--task",), {"required": True, "help": "task name (see `benchmark list`)"})),
+        "method": _parent(
+            (("--aug",), {"default": "none", "help": "augmentation strategy, or <transform>+<generator> "
+                                                      "such as classic+ddpm (default: none)"}),
+            (("--detector",), {"default": "heatmap", "help": "detector (default: heatmap)"}),
+        ),
+        "profile": _parent(
+            (("--profile",), {"default": "default", "help": f"settings profile: {PROFILES_HELP}"}),
+        ),
+        "selection": _parent(
+            (("--seed",), {"type": int, "help": "run seed (model init, batches, --train-size subset)"}),
+            (("--fold",), {"type": int, "help": "1-based fold of the data set's cross-validation"}),
+            (("--train-size",), {"type": int, "help": "use only this many training images"}),
+        ),
+        "store": _parent(
+            (("--tracking-uri",), {"help": "MLflow tracking URI (default: sqlite:///mlruns/mlflow.db)"}),
+        ),
+        "experiment": _parent(
+            (("--experiment",), {"help": "MLflow experiment name (default: the task name)"}),
+        ),
+        "device": _parent((("--device",), {"default": "auto", "help": "auto | cpu | cuda | cuda:N"})),
+        "progress": _parent((("--no-progress",), {"action": "store_true", "help": "no progress bars"})),
+    }
+
+
+def _overrides_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--set", dest="overrides", type=key_value, action="append", default=[],
+                        metavar="KEY=VALUE", help=help_text)
+
+
+def _json_option(parser: argparse.ArgumentParser, what: str = "print one JSON object") -> None:
+    parser.add_argument("--json", action="store_true", help=what)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benchmark", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-
+    shared = shared_options()
     listing = commands.add_parser("list", help="list tasks, augmentations, detectors and profiles")
-    listing.add_argument("--json", action="store_true", help="print one JSON object")
+    _json_option(listing)
+    for add_command in (_add_run, _add_data, _add_sweep, _add_ablate, _add_leaderboard, _add_readback,
+                        _add_perf):
+        add_command(commands, shared)
+    return parser
 
-    run = commands.add_parser("run", help="run one experiment and log it to MLflow")
-    run.add_argument("--task", required=True, help="task name (see `benchmark list`)")
-    run.add_argument("--aug", default="none",
-                     help="augmentation strategy, or <transform>+<generator> such as classic+ddpm (default: none)")
-    run.add_argument("--detector", default="heatmap", help="detector (default: heatmap)")
-    run.add_argument("--profile", default="default", help="smoke | default | gpu | paper (default: default)")
-    run.add_argument("--seed", type=int, help="run seed (model init, batches, --train-size subset)")
-    run.add_argument("--fold", type=int, help="1-based fold of the data set's cross-validation")
-    run.add_argument("--train-size", type=int, help="use only this many training images")
+
+def _add_run(commands, shared: dict[str, argparse.ArgumentParser]) -> None:
+    run = commands.add_parser("run", help="run one experiment and log it to MLflow", parents=[
+        shared[name] for name in ("task", "method", "profile", "selection", "store", "experiment", "device",
+                                  "progress")])
     run.add_argument("--epochs", type=int, help="training epochs (an epoch = train.samples_per_epoch images)")
     run.add_argument("--batch-size", type=int, help="training batch size")
     run.add_argument("--lr", type=float, help="peak learning rate")
     run.add_argument("--image-size", type=image_size, help="working size HxW, e.g. 128x128")
     run.add_argument("--data-root", help="real data set folder (ISBI 2015, Payer hand, or a plain folder)")
-    run.add_argument("--ground-truth", help="annotation to score against where there are several (senior|junior|mean)")
+    run.add_argument("--ground-truth",
+                     help="annotation to score against where there are several (senior|junior|mean)")
     run.add_argument("--sdr-inequality", choices=["<", "<="], help="SDR counts error < r or error <= r")
-    run.add_argument("--set", dest="overrides", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-                     help="override any config key, e.g. --set detectors.heatmap.sigma=3 (repeatable)")
-    run.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlruns/mlflow.db)")
-    run.add_argument("--experiment", help="MLflow experiment name (default: the task name)")
-    run.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    run.add_argument("--no-cache", action="store_true", help="regenerate the synthetic set even if it is cached")
+    _overrides_option(run, "override any config key, e.g. --set detectors.heatmap.sigma=3 (repeatable)")
+    run.add_argument("--no-cache", action="store_true",
+                     help="regenerate the synthetic set even if it is cached")
     run.add_argument("--resume", nargs="?", const="latest", metavar="RUN_ID",
-                     help="continue an interrupted run (this RUN_ID, or the latest unfinished one of this command) "
-                          "from its last checkpoint, in the same MLflow run")
-    run.add_argument("--json", action="store_true", help="end with one JSON line: run_id, task, ..., metrics")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+                     help="continue an interrupted run (this RUN_ID, or the latest unfinished one of this "
+                          "command) from its last checkpoint, in the same MLflow run")
+    _json_option(run, "end with one JSON line: run_id, task, ..., metrics")
 
+
+def _add_data(commands, shared: dict[str, argparse.ArgumentParser]) -> None:
     data = commands.add_parser("data", help="check a data set before training on it")
     data_commands = data.add_subparsers(dest="data_command", required=True)
-    verify = data_commands.add_parser("verify", help="load a data set through its task's loader and summarise it")
-    verify.add_argument("--task", required=True, help="task name (its loader reads the folder)")
+    verify = data_commands.add_parser("verify", parents=[shared["task"], shared["profile"]],
+                                      help="load a data set through its task's loader and summarise it")
     verify.add_argument("--data-root", required=True, help="the data set folder")
-    verify.add_argument("--profile", default="default", help="profile whose working size is used (default: default)")
-    verify.add_argument("--ground-truth", help="annotation to check where there are several (senior|junior|mean)")
-    verify.add_argument("--json", action="store_true", help="print one JSON object")
+    verify.add_argument("--ground-truth",
+                        help="annotation to check where there are several (senior|junior|mean)")
+    _json_option(verify)
 
-    sweep = commands.add_parser("sweep", help="tune one (task, aug, detector) with Optuna; trials are MLflow child runs")
-    sweep.add_argument("--task", required=True, help="task name")
-    sweep.add_argument("--aug", default="none", help="augmentation strategy or <transform>+<generator> "
-                                                     "(default: none)")
-    sweep.add_argument("--detector", default="heatmap", help="detector (default: heatmap)")
-    sweep.add_argument("--n-trials", type=int, required=True, help="trials in the whole study, over all workers")
-    sweep.add_argument("--profile", default="default", help="smoke | default | gpu | paper (default: default)")
+
+def _add_sweep(commands, shared: dict[str, argparse.ArgumentParser]) -> None:
+    sweep = commands.add_parser("sweep", help="tune one (task, aug, detector) with Optuna; trials are MLflow "
+                                              "child runs", parents=[
+        shared[name] for name in ("task", "method", "profile", "selection", "store", "experiment", "device")])
+    sweep.add_argument("--n-trials", type=int, required=True,
+                       help="trials in the whole study, over all workers")
     sweep.add_argument("--storage", help="Optuna storage URL (default: sqlite:///mlruns/optuna.db; "
                                          "postgresql://user@host/db for many machines)")
     sweep.add_argument("--study", help="study name (default: <task>-<aug>-<detector>-<profile>)")
-    sweep.add_argument("--seed", type=int, help="run seed of every trial and the sampler's seed")
-    sweep.add_argument("--train-size", type=int, help="use only this many training images")
-    sweep.add_argument("--set", dest="overrides", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-                       help="fixed override for every trial, e.g. --set train.num_threads=1 (repeatable)")
-    sweep.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlruns/mlflow.db)")
-    sweep.add_argument("--experiment", help="MLflow experiment name (default: the task name)")
-    sweep.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    _overrides_option(sweep, "fixed override for every trial, e.g. --set train.num_threads=1 (repeatable)")
     sweep.add_argument("--heartbeat-interval", type=int, default=60, help="seconds between trial heartbeats")
     sweep.add_argument("--grace-period", type=int, default=120,
                        help="seconds without a heartbeat after which a trial's worker counts as dead")
-    sweep.add_argument("--json", action="store_true", help="end with one JSON line: study, trials, best")
+    _json_option(sweep, "end with one JSON line: study, trials, best")
 
-    ablate = commands.add_parser("ablate", help="run an ablation grid (spec file) x seeds and render its table")
+
+def _add_ablate(commands, shared: dict[str, argparse.ArgumentParser]) -> None:
+    ablate = commands.add_parser("ablate",
+                                 help="run an ablation grid (spec file) x seeds and render its table",
+                                 parents=[shared["store"], shared["device"], shared["progress"]])
     ablate.add_argument("spec", help="ablation spec (YAML), e.g. baselines/ablations/latent_blend_topk.yaml")
-    ablate.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlruns/mlflow.db)")
-    ablate.add_argument("--out", default="leaderboards/ablations", help="folder for the table (default: %(default)s)")
-    ablate.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    ablate.add_argument("--set", dest="overrides", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key in every cell (must not change the method, e.g. train.num_threads)")
-    ablate.add_argument("--dry-run", action="store_true", help="list the cells and whether each is done; run nothing")
+    ablate.add_argument("--out", default="leaderboards/ablations",
+                        help="folder for the table (default: %(default)s)")
+    _overrides_option(ablate, "override a config key in every cell (must not change the method, e.g. "
+                              "train.num_threads)")
+    ablate.add_argument("--dry-run", action="store_true",
+                        help="list the cells and whether each is done; run nothing")
     ablate.add_argument("--table-only", action="store_true",
                         help="render the table from the runs the store holds now; run nothing")
-    ablate.add_argument("--no-progress", action="store_true", help="no progress bars")
     ablate.add_argument("--shard", type=shard, metavar="K/N",
-                        help="run only cells K, K+N, ... of the grid: N workers on one store share it (1/N ... N/N)")
+                        help="run only cells K, K+N, ... of the grid: N workers on one store share it "
+                             "(1/N ... N/N)")
 
-    board = commands.add_parser("leaderboard", help="tables and figures of one task from the tracked runs")
-    board.add_argument("--task", required=True, help="task name")
-    board.add_argument("--profile", default="default", help="profile whose runs are ranked (default: default)")
+
+def _add_leaderboard(commands, shared: dict[str, argparse.ArgumentParser]) -> None:
+    board = commands.add_parser("leaderboard", help="tables and figures of one task from the tracked runs",
+                                parents=[shared["task"], shared["store"]])
+    board.add_argument("--profile", default="default",
+                       help="profile whose runs are ranked (default: default)")
     board.add_argument("--baseline", default="none", help="augmentation tested against (default: none)")
-    board.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlruns/mlflow.db)")
     board.add_argument("--experiment", help="only runs of this MLflow experiment (default: all)")
     board.add_argument("--out", default="leaderboards", help="output folder (default: %(default)s)")
     board.add_argument("--no-figures", action="store_true", help="tables only")
-    readback = commands.add_parser("readback", help="where a two-channel generator's labels get lost: perfect, "
-                                                    "denoised-from-t and unconditional samples read back")
-    readback.add_argument("--task", required=True, help="task name (see `benchmark list`)")
+
+
+def _add_readback(commands, shared: dict[str, argparse.ArgumentParser]) -> None:
+    readback = commands.add_parser(
+        "readback", parents=[shared[name] for name in ("task", "profile", "selection", "device")],
+        help="where a two-channel generator's labels get lost: perfect, denoised-from-t and unconditional "
+             "samples read back")
     readback.add_argument("--aug", required=True, help="a two-channel generator: ddpm, vae or gan")
-    readback.add_argument("--profile", default="default", help="profile of the generator's settings (default: default)")
-    readback.add_argument("--seed", type=int, help="seed (generator init, --train-size subset)")
-    readback.add_argument("--fold", type=int, help="1-based fold")
-    readback.add_argument("--train-size", type=int, help="fit on only this many training images")
-    readback.add_argument("--set", dest="overrides", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-                          help="override a config key, e.g. --set augmentations.ddpm.train_steps=3000 (repeatable)")
+    _overrides_option(readback, "override a config key, e.g. --set augmentations.ddpm.train_steps=3000 "
+                                "(repeatable)")
     readback.add_argument("--timesteps", type=int, nargs="+", default=[100, 300, 500],
                           help="noise levels t of stage (b) (default: %(default)s)")
-    readback.add_argument("--ddim-steps", type=int, default=10, help="DDIM calls of stage (b) (default: %(default)s)")
-    readback.add_argument("--samples", type=int, help="unconditional samples of stage (c) (default: the run's number)")
-    readback.add_argument("--held-out", type=int, default=30, help="test images of stage (a) (default: %(default)s)")
-    readback.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    readback.add_argument("--json", action="store_true", help="print one JSON object")
+    readback.add_argument("--ddim-steps", type=int, default=10,
+                          help="DDIM calls of stage (b) (default: %(default)s)")
+    readback.add_argument("--samples", type=int,
+                          help="unconditional samples of stage (c) (default: the run's number)")
+    readback.add_argument("--held-out", type=int, default=30,
+                          help="test images of stage (a) (default: %(default)s)")
+    _json_option(readback)
 
-    perf = commands.add_parser("perf", help="measured throughput of every model, the data pipeline and the samplers")
-    perf.add_argument("--task", default="hand", help="task whose data and sizes are used (default: %(default)s)")
-    perf.add_argument("--profile", default="default", help="profile whose model sizes are measured (default: %(default)s)")
-    perf.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    perf.add_argument("--steps", type=int, default=10, help="timed steps per measurement (default: %(default)s)")
+
+def _add_perf(commands, shared: dict[str, argparse.ArgumentParser]) -> None:
+    perf = commands.add_parser("perf", parents=[shared["profile"], shared["device"], shared["progress"]],
+                               help="measured throughput of every model, the data pipeline and the samplers")
+    perf.add_argument("--task", default="hand",
+                      help="task whose data and sizes are used (default: %(default)s)")
+    perf.add_argument("--steps", type=int, default=10,
+                      help="timed steps per measurement (default: %(default)s)")
     perf.add_argument("--warmup", type=int, default=3, help="untimed steps first (default: %(default)s)")
     perf.add_argument("--only", nargs="+", metavar="NAME",
                       help="measure only these: detector or generator names, pipeline, samplers")
     perf.add_argument("--sampler-images", type=int, default=4,
                       help="images sampled with each ddpm sampler (default: %(default)s)")
     perf.add_argument("--dry-run", action="store_true",
-                      help="on the CPU, no timing: build every model at the profile's size for the task and train "
-                           "it one step at batch 1; print parameters, activation memory at the profile's batch, "
-                           "optimiser steps per run and the estimated GPU training time")
+                      help="on the CPU, no timing: build every model at the profile's size for the task "
+                           "and train it one step at batch 1; print parameters, activation memory at the "
+                           "profile's batch, optimiser steps per run and the estimated GPU training time")
     perf.add_argument("--gpu-perf", metavar="FILE",
                       help="--dry-run: a GPU run's `benchmark perf --json` output for the time estimates "
                            "(default: leaderboards/gpu/perf.json where it exists)")
-    perf.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    perf.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return parser
+    _json_option(perf, "print JSON instead of the table")
 
 
 FLAG_KEYS = {
     "seed": "seed", "fold": "fold", "train_size": "train_size", "epochs": "train.epochs",
     "batch_size": "train.batch_size", "lr": "train.lr", "image_size": "data.image_size",
-    "data_root": "data.data_root", "ground_truth": "data.ground_truth", "sdr_inequality": "data.sdr_inequality",
+    "data_root": "data.data_root", "ground_truth": "data.ground_truth",
+    "sdr_inequality": "data.sdr_inequality",
     "tracking_uri": "tracking.uri", "experiment": "tracking.experiment",
 }
 
@@ -259,8 +310,8 @@ def command_run(args: argparse.Namespace) -> None:
 
     check_names(args)
     config = resolve_config(args.profile, args.task, args.aug, args.detector, run_overrides(args))
-    result = run_experiment(config, progress=not args.no_progress, device=args.device, use_cache=not args.no_cache,
-                            resume=args.resume)
+    result = run_experiment(config, progress=not args.no_progress, device=args.device,
+                            use_cache=not args.no_cache, resume=args.resume)
     print(f"run {result.run_id} ({result.task}/{result.aug}/{result.detector}/seed{result.seed}): "
           f"{headline(result.metrics)}{training_set_line(result.metrics)}", file=sys.stderr)
     if args.json:
@@ -277,7 +328,8 @@ def command_data(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {"data.data_root": args.data_root}
     if args.ground_truth:
         overrides["data.ground_truth"] = args.ground_truth
-    report = verify(args.task, data_settings(resolve_config(args.profile, args.task, "none", "mean-shape", overrides)))
+    config = resolve_config(args.profile, args.task, "none", "mean-shape", overrides)
+    report = verify(args.task, data_settings(config))
     print(json.dumps(report.as_json()) if args.json else report.text())
     return 0 if report.ok else 2
 
@@ -291,10 +343,9 @@ def command_sweep(args: argparse.Namespace) -> None:
 
     check_names(args)
     overrides = {key: parse_value(value) for key, value in args.overrides}
-    if args.seed is not None:
-        overrides["seed"] = args.seed
-    if args.train_size is not None:
-        overrides["train_size"] = args.train_size
+    for option in ("seed", "fold", "train_size"):
+        if getattr(args, option) is not None:
+            overrides[option] = getattr(args, option)
     question = SweepQuestion(args.task, args.aug, args.detector, args.profile, overrides, args.device)
     study = args.study or f"{args.task}-{args.aug}-{args.detector}-{args.profile}"
     outcome = run_sweep(question, args.n_trials, args.storage or default_storage_url(), study,
@@ -303,8 +354,8 @@ def command_sweep(args: argparse.Namespace) -> None:
     states = ", ".join(f"{n} {state.lower()}" for state, n in sorted(outcome.trials_by_state.items()))
     print(f"study {study}: {states}; best validation score {outcome.best_value}", file=sys.stderr)
     if outcome.best_run_id:
-        print(f"best trial re-run on the test split: run {outcome.best_run_id}: {headline(outcome.best_metrics)}",
-              file=sys.stderr)
+        print(f"best trial re-run on the test split: run {outcome.best_run_id}: "
+              f"{headline(outcome.best_metrics)}", file=sys.stderr)
     if args.json:
         print(json.dumps(outcome.as_json()))
 
@@ -317,8 +368,8 @@ def command_leaderboard(args: argparse.Namespace) -> None:
     from benchmark.tracking import default_tracking_uri
 
     TASKS.entry(args.task)
-    board = build_leaderboard(args.tracking_uri or default_tracking_uri(), args.task, Path(args.out), args.profile,
-                              args.baseline, args.experiment, with_figures=not args.no_figures)
+    board = build_leaderboard(args.tracking_uri or default_tracking_uri(), args.task, Path(args.out),
+                              args.profile, args.baseline, args.experiment, with_figures=not args.no_figures)
     print(board.paths[0].read_text())
     for path in board.paths:
         print(f"wrote {path}", file=sys.stderr)
@@ -333,16 +384,18 @@ def command_ablate(args: argparse.Namespace) -> None:
 
     spec = load_spec(Path(args.spec))
     overrides = {key: parse_value(value) for key, value in args.overrides}
+    tracking_uri = args.tracking_uri or default_tracking_uri()
     if args.table_only:
-        print(render_ablation(spec, args.tracking_uri or default_tracking_uri(), Path(args.out), overrides).read_text())
+        print(render_ablation(spec, tracking_uri, Path(args.out), overrides).read_text())
         return
-    outcome = run_ablation(spec, args.tracking_uri or default_tracking_uri(), Path(args.out), overrides=overrides,
+    outcome = run_ablation(spec, tracking_uri, Path(args.out), overrides=overrides,
                            dry_run=args.dry_run, device=args.device, progress=not args.no_progress,
                            shard=args.shard)
     if outcome.table_path is not None:
         print(outcome.table_path.read_text())
     if outcome.failed:
-        raise AblationFailed(f"{args.spec}: {len(outcome.failed)} run(s) failed: " + "; ".join(outcome.failed))
+        raise AblationFailed(f"{args.spec}: {len(outcome.failed)} run(s) failed: "
+                             + "; ".join(outcome.failed))
 
 
 def command_perf(args: argparse.Namespace) -> None:
@@ -409,7 +462,8 @@ def _terminate(signum: int, frame) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("benchmark").setLevel(logging.INFO)  # the suite's own progress lines, not libraries'
-    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating initial MLflow database tables"
+    # MLflow's "Creating initial MLflow database tables" on every fresh store
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     for option in ("tracking_uri", "storage"):  # one spelling of each database URL from here on
         if getattr(args, option, None):
