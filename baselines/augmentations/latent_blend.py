@@ -498,7 +498,6 @@ class LatentBlendAugmentation(Augmentation):
             spacing=train.spacing[a], original_size=train.original_size[a],
             landmarks=None if train.landmarks is None else train.landmarks[a],
             masks=None if train.masks is None else train.masks[a],
-            meta={**train.meta, "generator": WHAT, "convention": self.settings.convention},
         )
         metrics = {"acceptance_rate": float(finite.mean()), "nearest_train_ssim_mean": float(ssim.mean()),
                    "n_generated": float(n), **metrics}

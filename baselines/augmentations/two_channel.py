@@ -331,7 +331,6 @@ def generated_image_set(images: np.ndarray, train: ImageSet, landmarks: np.ndarr
         ids=[f"{id_prefix}{i:05d}" for i in range(n)], images=images,
         spacing=np.repeat(np.median(train.spacing, axis=0)[None], n, axis=0),
         original_size=np.repeat(train.original_size[:1], n, axis=0), landmarks=landmarks, masks=masks,
-        meta=dict(train.meta),
     )
 
 

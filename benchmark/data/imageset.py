@@ -16,7 +16,7 @@ Conventions (used everywhere in the suite):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,7 +29,6 @@ class ImageSet:
     original_size: np.ndarray
     landmarks: np.ndarray | None = None
     masks: np.ndarray | None = None
-    meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -70,7 +69,6 @@ class ImageSet:
             original_size=self.original_size[index],
             landmarks=None if self.landmarks is None else self.landmarks[index],
             masks=None if self.masks is None else self.masks[index],
-            meta=dict(self.meta),
         )
 
     def select(self, ids: list[str]) -> "ImageSet":
@@ -106,5 +104,4 @@ class ImageSet:
             original_size=np.concatenate([s.original_size for s in sets]),
             landmarks=None if first.landmarks is None else np.concatenate([s.landmarks for s in sets]),
             masks=None if first.masks is None else np.concatenate([s.masks for s in sets]),
-            meta=dict(first.meta),
         )

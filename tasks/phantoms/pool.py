@@ -106,7 +106,6 @@ def phantom_pool(
     folds = make_folds(ids, settings.num_folds, settings.data_seed)
     arrays = _arrays(spec, settings, image_size, ArrayCache(cache_root, namespace="phantoms"))
     original = spec.original_size(image_size)
-    meta = {"phantom": spec.name, "phantom_version": spec.version, "data_seed": settings.data_seed}
     labelled = ImageSet(
         ids=ids,
         images=arrays["images"],
@@ -114,7 +113,6 @@ def phantom_pool(
         original_size=np.tile(original, (n, 1)),
         landmarks=arrays["labels"] if spec.label == "landmarks" else None,
         masks=arrays["labels"] if spec.label == "mask" else None,
-        meta=meta,
     )
     unlabelled = None
     if m > 0:
@@ -123,7 +121,6 @@ def phantom_pool(
             images=arrays["u_images"],
             spacing=arrays["u_spacing"],
             original_size=np.tile(original, (m, 1)),
-            meta=meta,
         )
     return LabelledPool(
         images=labelled,
