@@ -211,7 +211,8 @@ def worker(storage: str, tracking: str, study: str, n_trials: int) -> subprocess
 
 
 def prepare(storage: str, tracking: str, study: str) -> None:
-    """Create the study and its parent run before the workers start (DESIGN.md section 6)."""
+    """Create the study and its parent run before the workers start, as the README's multi-machine recipe
+    does."""
     from benchmark.sweep.storage import open_storage
     from benchmark.sweep.study import open_study
 

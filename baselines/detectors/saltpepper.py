@@ -1,9 +1,8 @@
 """``saltpepper``: landmark detection as conditional diffusion over few-hot heatmaps (Wyatt & Voiculescu
-2024, "Salt & Pepper Heatmaps", ``seeds/wyatt2024-salt-pepper-heatmaps.txt``). Landmarks only.
+2024, "Salt & Pepper Heatmaps"). Landmarks only.
 
-The stored paper text is its abstract, TL;DR and figure captions; what it fixes is marked *paper*
-below, what the same author's later public code uses (DESIGN.md section 2) *code*, and everything
-else is our choice, each one a setting.
+What the paper (its abstract, TL;DR and figure captions) fixes is marked *paper* below, what the same
+author's later public code uses *code*, and everything else is our choice, each one a setting.
 
 **Sample.** One channel per landmark (*paper*: N-channel heatmaps), on the output grid of
 ``1 / output_stride`` of the working size (positions ``x_out = (x + 0.5) / s - 0.5``, mapped back with

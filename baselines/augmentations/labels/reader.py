@@ -9,13 +9,11 @@
    model cannot see it, since the MRF would simply leave one chain unused);
 2. identities: :class:`~baselines.augmentations.labels.mrf.LandmarkMRF` assigns peaks to landmarks; a
    landmark left "missing" -> ``"missing landmarks"``. With fewer than K peaks every peak is offered to the
-   MRF twice, so that two landmarks can share one: two landmarks about a pixel apart give one local maximum
-   (hand phantom at 128 px: 20-29 % of *perfect* heatmaps have such a pair). A shared peak is accepted only
-   for a *mergeable* pair, one that is at most ``merge_distance`` apart in some training shape (default
-   ``min_distance + 1`` pixels), else -> ``"missing landmarks"`` (a missing fingertip must not hide on its
-   neighbour's peak); both landmarks then sit on the peak. Perfect heatmaps of 120 held-out phantom shapes at
-   the working size: hand 93 -> 115 accepted (every landmark within 2.4 px), ceph 108 -> 120 (the newly
-   accepted ones add no landmark more than 3 px off);
+   MRF twice, so that two landmarks can share one: two landmarks about a pixel apart give one local
+   maximum. A shared peak is accepted only for a *mergeable* pair, one that is at most ``merge_distance``
+   apart in some training shape (default ``min_distance + 1`` pixels; the two-channel generators pass two
+   heatmap stds plus the peak noise), else -> ``"missing landmarks"`` (a missing fingertip must not hide on
+   its neighbour's peak); both landmarks then sit on the peak;
 3. plausibility: :class:`~baselines.augmentations.labels.shape_model.ShapeModel` -> ``"implausible shape
    (...)"`` (a very long thumb, swapped landmarks), else ``"accepted"``.
 
