@@ -459,11 +459,11 @@ class DiffusionGeneratorSettings:
 
     num_train_timesteps: int = 1000
     beta_schedule: str = "linear"
-    prediction_type: str = "epsilon"
-    min_snr_gamma: float | None = None
-    ema_decay: float = 0.0
-    lr: float = 1e-3
-    warmup_steps: int = 0
+    prediction_type: str = "v_prediction"
+    min_snr_gamma: float | None = 5.0
+    ema_decay: float = 0.999
+    lr: float = 2e-3
+    warmup_steps: int = 100
     lr_schedule: LRSchedule = "constant"
     train_steps: int = 100
     batch_size: int = 8
@@ -472,7 +472,7 @@ class DiffusionGeneratorSettings:
     block_out_channels: tuple[int, ...] = (16, 32, 32, 64)
     layers_per_block: int = 1
     attention_levels: int = 1
-    patch_size: int = 1
+    patch_size: int = 2
     sample_batch_size: int = 32
     amp: AmpMode = "auto"
 

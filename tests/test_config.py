@@ -56,10 +56,9 @@ def _plain(value):
     return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
-def test_a_key_every_profile_sets_has_the_default_profiles_value_as_its_dataclass_default():
-    """One source of defaults: where every profile sets a key, the settings dataclass's default is never a
-    profile's, so it is the default profile's value (code that builds settings without a profile gets the
-    default profile's method). A key some profile leaves out keeps the default that profile runs with."""
+def test_every_key_of_the_default_profile_is_its_settings_dataclass_default():
+    """One source of defaults: every key the default profile sets is its settings dataclass's default, so
+    code that builds settings without a profile gets the default profile's method."""
     profiles = [load_profile(name) for name in profile_names()]
     blocks = [("train", TrainSettings, [p["train"] for p in profiles]),
               ("data", DataSettings, [p["data"] for p in profiles])]
@@ -69,7 +68,7 @@ def test_a_key_every_profile_sets_has_the_default_profiles_value_as_its_dataclas
     default = profile_names().index("default")
     for section, settings, values in blocks:
         for field in dataclasses.fields(settings):
-            if not all(field.name in block for block in values):
+            if field.name not in values[default]:
                 continue
             value = field.default if field.default_factory is dataclasses.MISSING else field.default_factory()
             if field.name != "image_size":  # per task in a profile, the working size itself in DataSettings

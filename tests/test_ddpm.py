@@ -201,10 +201,10 @@ def test_grid_scale_rounds_each_side_to_a_multiple_the_network_needs():
     assert settings.grid((128, 128)) == (96, 96)
     assert settings.grid((160, 128)) == (128, 96)  # 120 lies half-way: rounds up
     assert settings.grid((96, 192)) == (80, 144)
-    assert DDPMSettings(grid_scale=0.1).grid((32, 32)) == (8, 8)  # patch 1, 4 levels: never below 8
-    assert DDPMSettings().grid((64, 48)) == (64, 48)
+    assert DDPMSettings(grid_scale=0.1, patch_size=1).grid((32, 32)) == (8, 8)  # 4 levels: never below 8
+    assert DDPMSettings(grid_scale=1.0).grid((64, 48)) == (64, 48)
     assert DDPMSettings(image_size=[32, 32], grid_scale=0.5).grid((128, 128)) == (32, 32)
     with pytest.raises(ConfigError, match="grid_scale"):
         DDPMSettings(grid_scale=1.5)
-    with pytest.raises(ConfigError, match="divisible by 8"):
-        DDPMSettings().grid((60, 60))
+    with pytest.raises(ConfigError, match="divisible by 16"):
+        DDPMSettings(grid_scale=1.0).grid((60, 60))

@@ -99,7 +99,7 @@ def test_trained_end_to_end_and_the_cache_key_follows_the_recipe():
     assert 0 <= result.images.images.min() and result.images.images.max() <= 1
     base = synthesis_key(AUGMENTATIONS.create("shape-ddpm", **TINY), train, 0)
     assert base != synthesis_key(
-        AUGMENTATIONS.create("shape-ddpm", **TINY, prediction_type="v_prediction"), train, 0
+        AUGMENTATIONS.create("shape-ddpm", **TINY, prediction_type="epsilon"), train, 0
     )
     assert base != synthesis_key(AUGMENTATIONS.create("shape-ddpm", **TINY, deformation_px=3.0), train, 0)
     assert base == synthesis_key(AUGMENTATIONS.create("shape-ddpm", **TINY, synthetic_ratio=2.0), train, 0)

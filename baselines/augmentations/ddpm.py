@@ -47,9 +47,10 @@ class DDPMSettings(DiffusionGeneratorSettings, TwoChannelSettings):
 
     method: ClassVar[str] = "ddpm"
 
-    samples_ratio: float = 0.2
+    grid_scale: float = 0.75
+    heatmap_sigma: float = 1.5
     train_steps: int = 2500
-    label_weight: float = 1.0
+    label_weight: float = 10.0
 
     def __post_init__(self) -> None:
         self.check_diffusion(self.method)

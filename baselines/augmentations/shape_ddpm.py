@@ -65,6 +65,7 @@ class ShapeDDPMSettings(DiffusionGeneratorSettings, TwoChannelSettings):
 
     method: ClassVar[str] = "shape-ddpm"
 
+    heatmap_sigma: float = 1.5
     train_steps: int = 1500
     deformation_px: float = 2.0
     deformation_grid: int = 4

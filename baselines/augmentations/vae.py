@@ -53,11 +53,12 @@ class VAESettings(TwoChannelSettings):
 
     channels: int = 16
     latent_dim: int = 64
-    beta: float = 0.5
+    heatmap_sigma: float = 1.5
+    beta: float = 0.02
     train_steps: int = 2000
     batch_size: int = 16
     lr: float = 1e-3
-    latent_sampling: Literal["prior", "posterior"] = "prior"
+    latent_sampling: Literal["prior", "posterior"] = "posterior"
     label_weight: float = 1.0
 
     def __post_init__(self) -> None:
