@@ -29,6 +29,7 @@ import torch
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS, augmentation_parts
+from benchmark.task import TaskShape
 from benchmark.training.batch import Batch
 
 if TYPE_CHECKING:
@@ -134,9 +135,10 @@ class Augmentation:
     def transform(self, batch: Batch, generator: torch.Generator) -> Batch:
         return batch
 
-    def check(self, working_size: tuple[int, int]) -> None:
-        """Raise a ConfigError if this strategy cannot work at ``working_size`` (H, W); the runner calls it
-        before any data is read or any run exists."""
+    def check(self, shape: TaskShape) -> None:
+        """Raise a ConfigError if this strategy cannot work on a task of ``shape``: called with the working
+        size before any data is read, and again with the set sizes once they are loaded, always before
+        any run exists."""
 
     def metrics(self) -> dict[str, float]:
         """Counters accumulated while transforming (logged once at the end of training)."""
@@ -193,9 +195,9 @@ class ComposedAugmentation(Augmentation):
     def transform(self, batch: Batch, generator: torch.Generator) -> Batch:
         return self.transform_part.transform(batch, generator)
 
-    def check(self, working_size: tuple[int, int]) -> None:
-        self.transform_part.check(working_size)
-        self.generator.check(working_size)
+    def check(self, shape: TaskShape) -> None:
+        self.transform_part.check(shape)
+        self.generator.check(shape)
 
     def metrics(self) -> dict[str, float]:
         return {**self.generator.metrics(), **self.transform_part.metrics()}

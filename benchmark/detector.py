@@ -17,6 +17,7 @@ import torch
 
 from benchmark.augmentation import Augmentation
 from benchmark.data.imageset import ImageSet
+from benchmark.task import TaskShape
 from benchmark.training.batch import Batch
 from benchmark.training.loop import History, fit
 from benchmark.training.settings import TrainSettings
@@ -58,9 +59,9 @@ class Detector(ABC):
     kinds: frozenset[str] = frozenset()
     trains: bool = True
 
-    def check(self, working_size: tuple[int, int]) -> None:
-        """Raise a ConfigError if this detector cannot work at ``working_size`` (H, W); the runner calls it
-        before any data is read or any run exists."""
+    def check(self, shape: TaskShape) -> None:
+        """Raise a ConfigError if this detector cannot work on a task of ``shape`` (its working size, and
+        once the data are loaded its set sizes); called before any run exists."""
 
     def setup(self, train: ImageSet, context: FitContext) -> None:
         """Build the untrained network for ``train`` (its landmark count, size) so that :meth:`fit`, or

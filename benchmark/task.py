@@ -26,6 +26,18 @@ from benchmark.errors import ConfigError, DataError
 from benchmark.protocol import Protocol
 
 
+@dataclass(frozen=True)
+class TaskShape:
+    """What a plug-in's ``check`` is given: the task's label ``kind``, the ``working_size`` (H, W) and,
+    once the data are loaded, the number of training images and of unlabelled pool images (``None``
+    before: sweeps and ablations check their methods before any data are read)."""
+
+    kind: str
+    working_size: tuple[int, int]
+    n_train: int | None = None
+    n_unlabelled: int | None = None
+
+
 @dataclass
 class Fold:
     train: list[str]

@@ -83,6 +83,8 @@ def test_synthetic_only_training_without_an_accepted_sample_ends_with_one_line(c
     (("--aug", "latent-blend", "--image-size", "102x102"), "latent-blend: image size (102, 102) must be"),
     (("--aug", "classic+latent-blend", "--image-size", "102x102"), "must be divisible"),
     (("--detector", "saltpepper", "--task", "canal"), "detector 'saltpepper' cannot do segmentation"),
+    (("--aug", "latent-blend", "--train-size", "1", "--set", "data.n_unlabelled=0"),
+     "latent-blend: without an unlabelled pool the training set needs at least 2 images"),
 ])
 def test_a_method_that_cannot_work_at_the_task_or_size_is_refused_before_any_run(capsys, tmp_path, options,
                                                                                   message):

@@ -95,6 +95,7 @@ from benchmark.errors import ConfigError
 from benchmark.perf.contract import PerfModel, plain_step
 from benchmark.registry import AUGMENTATIONS
 from benchmark.synthetic import nearest_training_ssim
+from benchmark.task import TaskShape
 from benchmark.training.device import autocast, pick_device
 from benchmark.training.settings import AmpMode
 
@@ -355,8 +356,13 @@ class LatentBlendAugmentation(Augmentation):
         self.settings = settings
         self.composition = settings
 
-    def check(self, working_size: tuple[int, int]) -> None:
-        self.settings.grid(working_size)
+    def check(self, shape: TaskShape) -> None:
+        """The working size suits the networks; without an unlabelled pool, every labelled image needs a
+        partner among the other training images."""
+        self.settings.grid(shape.working_size)
+        if shape.n_train is not None and not shape.n_unlabelled and shape.n_train < 2:
+            raise ConfigError(f"{WHAT}: without an unlabelled pool the training set needs at least 2 images "
+                              f"(the partners), got {shape.n_train}; raise --train-size")
 
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
                    device: torch.device | None = None) -> SyntheticSet:

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from baselines.augmentations.labels.peaks import render_landmark_heatmap
+from baselines.augmentations.labels.shape_model import ShapeModel
 from baselines.augmentations.two_channel import (
     TwoChannelSettings,
     encode_two_channel,
@@ -50,10 +52,9 @@ from benchmark.augmentation import Augmentation, SyntheticSet, composition_searc
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.perf.contract import PerfModel, Step, plain_step
-from baselines.augmentations.labels.peaks import render_landmark_heatmap
-from baselines.augmentations.labels.shape_model import ShapeModel
 from benchmark.registry import AUGMENTATIONS
 from benchmark.synthetic import nearest_training_ssim
+from benchmark.task import TaskShape
 from benchmark.training.device import pick_device
 
 
@@ -209,8 +210,8 @@ class ShapeDDPMAugmentation(Augmentation):
         fields = smooth_displacements(n, masks.shape[1:], s.deformation_grid, s.deformation_px, rng)
         return pull_masks(masks[sources], fields), [int(i) for i in sources]
 
-    def check(self, working_size: tuple[int, int]) -> None:
-        self.settings.grid(working_size)
+    def check(self, shape: TaskShape) -> None:
+        self.settings.grid(shape.working_size)
 
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
                    device: torch.device | None = None) -> SyntheticSet:

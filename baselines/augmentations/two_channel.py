@@ -47,15 +47,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet
-from benchmark.data.imageset import ImageSet
-from benchmark.errors import ConfigError
-from benchmark.perf.contract import PerfModel, Step
 from baselines.augmentations.labels.mask_check import MaskPlausibility
 from baselines.augmentations.labels.peaks import render_landmark_heatmap
 from baselines.augmentations.labels.reader import HeatmapLabelReader
 from baselines.augmentations.labels.shape_model import ShapeModel
+from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet
+from benchmark.data.imageset import ImageSet
+from benchmark.errors import ConfigError
+from benchmark.perf.contract import PerfModel, Step
 from benchmark.synthetic import nearest_training_ssim
+from benchmark.task import TaskShape
 from benchmark.training.device import pick_device
 
 
@@ -171,8 +172,8 @@ class TwoChannelGenerator(Augmentation, ABC):
     def perf_models(self, train: ImageSet, device: torch.device) -> list[PerfModel]:
         return [perf_model(self, train, self.perf_note())]
 
-    def check(self, working_size: tuple[int, int]) -> None:
-        self.settings.grid(working_size)
+    def check(self, shape: TaskShape) -> None:
+        self.settings.grid(shape.working_size)
 
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
                    device: torch.device | None = None) -> SyntheticSet:

@@ -95,6 +95,7 @@ from benchmark.data.imageset import ImageSet
 from benchmark.detector import Detector, FitContext, Prediction, train_in_context
 from benchmark.errors import ConfigError
 from benchmark.registry import DETECTORS
+from benchmark.task import TaskShape
 from benchmark.training.batch import Batch, batch_from
 from benchmark.training.device import autocast
 from benchmark.training.loop import History
@@ -336,9 +337,9 @@ class SaltPepperDetector(Detector):
             return loss
         return loss_of
 
-    def check(self, working_size: tuple[int, int]) -> None:
+    def check(self, shape: TaskShape) -> None:
         s = self.settings
-        height, width = working_size
+        height, width = shape.working_size
         multiple = s.output_stride * 2 ** (len(s.block_out_channels) - 1)
         if height % multiple or width % multiple:
             raise ConfigError(f"{WHAT}: the working size {height}x{width} must be divisible by {multiple} "
@@ -348,7 +349,7 @@ class SaltPepperDetector(Detector):
     def setup(self, train: ImageSet, context: FitContext) -> None:
         if train.landmarks is None:
             raise ConfigError(f"{WHAT} detects landmarks only; the training set has no landmarks")
-        self.check(train.image_size)
+        self.check(TaskShape("landmarks", train.image_size, len(train)))
         s = self.settings
         height, width = train.image_size
         self.num_landmarks = train.num_landmarks

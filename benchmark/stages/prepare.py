@@ -3,7 +3,8 @@
 Everything a user can get wrong is found here, before any MLflow run exists, so that bad input is one
 line (exit 2) and leaves no run behind. In order: the methods' settings (building the detector and the
 augmentation), the detector against the task's kind and both methods against the working size (their
-``check``), the training settings, the images against the memory available, then the data itself.
+``check``), the training settings, the images against the memory available, the data itself, and both
+methods again against the loaded set sizes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from benchmark.data.settings import DataSettings
 from benchmark.detector import Detector
 from benchmark.errors import ConfigError
 from benchmark.registry import DETECTORS, TASKS
-from benchmark.task import TaskData
+from benchmark.task import TaskData, TaskShape
 from benchmark.training.device import pick_device
 from benchmark.training.settings import TrainSettings
 
@@ -52,6 +53,11 @@ def prepare(config: dict[str, Any], device: str = "auto") -> Experiment:
     detector, augmentation = build_methods(config)
     settings = build(TrainSettings, config["train"], "train")
     data = load_task_data(config)
+    kind, size = TASKS.create(config["task"]).kind, tuple(config["data"]["image_size"])
+    pool = 0 if data.unlabelled is None else len(data.unlabelled)
+    shape = TaskShape(kind, size, len(data.train), pool)
+    detector.check(shape)
+    augmentation.check(shape)
     torch_device = pick_device(device)
     if settings.num_threads:
         torch.set_num_threads(settings.num_threads)
@@ -68,9 +74,9 @@ def build_methods(config: dict[str, Any]) -> tuple[Detector, Augmentation]:
     if kind not in detector.kinds:
         raise ConfigError(f"detector {config['detector']!r} cannot do {kind} (task {config['task']!r}); "
                           f"it does: {', '.join(sorted(detector.kinds))}")
-    working_size = tuple(config["data"]["image_size"])
-    detector.check(working_size)
-    augmentation.check(working_size)
+    shape = TaskShape(kind, tuple(config["data"]["image_size"]))
+    detector.check(shape)
+    augmentation.check(shape)
     return detector, augmentation
 
 
