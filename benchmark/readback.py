@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from benchmark.data.imageset import ImageSet
+from benchmark.record.metrics import ACCEPTANCE_RATE, NEAREST_TRAIN_SSIM_MEAN
 
 
 def _stage(name: str, samples: np.ndarray, train: ImageSet, settings, seconds: float) -> dict[str, Any]:
@@ -38,8 +39,8 @@ def _stage(name: str, samples: np.ndarray, train: ImageSet, settings, seconds: f
     row = {
         "stage": name,
         "n": len(samples),
-        "acceptance": decoded.metrics["acceptance_rate"],
-        "nearest_train_ssim": decoded.metrics["nearest_train_ssim_mean"],
+        "acceptance": decoded.metrics[ACCEPTANCE_RATE],
+        "nearest_train_ssim": decoded.metrics[NEAREST_TRAIN_SSIM_MEAN],
         "seconds": seconds,
         "rejections": dict(reasons.most_common(3)),
     }

@@ -19,9 +19,26 @@ from benchmark.metrics.landmarks import landmark_summary
 from benchmark.metrics.segmentation import segmentation_per_image, segmentation_summary
 from benchmark.protocol import Protocol
 from benchmark.record import tags
-from benchmark.record.metrics import KIND_METRICS, metric_spec, primary, score_of, validation_name
+from benchmark.record.metrics import (
+    ACCEPTANCE_RATE,
+    GENERATOR_TRAIN_SECONDS,
+    KIND_METRICS,
+    N_GENERATED,
+    NEAREST_TRAIN_SSIM_MEAN,
+    SAMPLING_IMAGES_PER_S,
+    metric_spec,
+    primary,
+    sample_metrics,
+    score_of,
+    timing_metrics,
+    validation_name,
+)
 from benchmark.record.predictions import (
-    IMAGE_ID, PER_IMAGE_SCORE, per_image_columns, read_predictions, write_predictions,
+    IMAGE_ID,
+    PER_IMAGE_SCORE,
+    per_image_columns,
+    read_predictions,
+    write_predictions,
 )
 from benchmark.validation import validation_score
 from tests.blob_sets import blobs
@@ -118,3 +135,12 @@ def test_the_sweep_scores_an_epoch_as_the_detector_validated_it(masks):
     score, logged = validation_score(val, prediction)
     assert list(logged) == [validation_name("segmentation" if masks else "landmarks")]
     assert score_of(logged) == score
+
+
+def test_generator_evidence_has_one_spelling_for_every_generator():
+    assert sample_metrics([True, False, True, True], [0.2, 0.4, 0.6, 0.8]) == {
+        ACCEPTANCE_RATE: 0.75, NEAREST_TRAIN_SSIM_MEAN: 0.5, N_GENERATED: 4.0}
+    assert sample_metrics([], []) == {ACCEPTANCE_RATE: 0.0, NEAREST_TRAIN_SSIM_MEAN: 0.0, N_GENERATED: 0.0}
+    assert timing_metrics(12.0, 30, 1.5) == {GENERATOR_TRAIN_SECONDS: 12.0, SAMPLING_IMAGES_PER_S: 20.0}
+    assert all(metric_spec(name) is not None for name in (ACCEPTANCE_RATE, GENERATOR_TRAIN_SECONDS,
+                                                           SAMPLING_IMAGES_PER_S))

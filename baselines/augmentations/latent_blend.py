@@ -93,6 +93,7 @@ from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.perf.contract import PerfModel, plain_step
+from benchmark.record.metrics import sample_metrics, timing_metrics
 from benchmark.registry import AUGMENTATIONS
 from benchmark.synthetic import nearest_training_ssim
 from benchmark.task import TaskShape
@@ -422,8 +423,7 @@ class LatentBlendAugmentation(Augmentation):
             with torch.no_grad(), autocast(device, s.amp):
                 decoded.append(ae.decode(z0 / latent_scale).sample.float()[:, 0].cpu().numpy())
         sampling_seconds = time.perf_counter() - started
-        metrics = {"generator_train_seconds": train_seconds,
-                   "sampling_images_per_s": len(pairs) / max(sampling_seconds, 1e-9),
+        metrics = {**timing_metrics(train_seconds, len(pairs), sampling_seconds),
                    "latent_scale": latent_scale, "ae_final_loss": final_loss(ae_losses),
                    "ddpm_final_loss": final_loss(report.losses)}
         partner_ids = unlabelled.ids if has_pool else train.ids
@@ -505,8 +505,7 @@ class LatentBlendAugmentation(Augmentation):
             landmarks=None if train.landmarks is None else train.landmarks[a],
             masks=None if train.masks is None else train.masks[a],
         )
-        metrics = {"acceptance_rate": float(finite.mean()), "nearest_train_ssim_mean": float(ssim.mean()),
-                   "n_generated": float(n), **metrics}
+        metrics = {**sample_metrics(finite, ssim), **metrics}
         return SyntheticSet(images=synthetic, quality=quality, metrics=metrics)
 
 

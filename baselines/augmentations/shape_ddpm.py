@@ -52,6 +52,7 @@ from benchmark.augmentation import Augmentation, SyntheticSet, composition_searc
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.perf.contract import PerfModel, Step, plain_step
+from benchmark.record.metrics import sample_metrics, timing_metrics
 from benchmark.registry import AUGMENTATIONS
 from benchmark.synthetic import nearest_training_ssim
 from benchmark.task import TaskShape
@@ -255,14 +256,8 @@ class ShapeDDPMAugmentation(Augmentation):
             "label_tries": tries,
             "nearest_train_ssim": [float(v) for v in ssim],
         }
-        metrics = {
-            "acceptance_rate": 1.0,
-            "nearest_train_ssim_mean": float(ssim.mean()),
-            "n_generated": float(n),
-            **losses,
-            "generator_train_seconds": train_seconds,
-            "sampling_images_per_s": n / max(sampling_seconds, 1e-9),
-        }
+        metrics = {**sample_metrics(quality["accepted"], ssim), **losses,
+                   **timing_metrics(train_seconds, n, sampling_seconds)}
         return SyntheticSet(images=synthetic, quality=quality, metrics=metrics)
 
 

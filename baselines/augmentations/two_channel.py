@@ -55,6 +55,7 @@ from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.perf.contract import PerfModel, Step
+from benchmark.record.metrics import sample_metrics, timing_metrics
 from benchmark.synthetic import nearest_training_ssim
 from benchmark.task import TaskShape
 from benchmark.training.device import pick_device
@@ -191,8 +192,7 @@ class TwoChannelGenerator(Augmentation, ABC):
         samples = self.sample(n, seed, device)
         sampling_seconds = time.perf_counter() - started
         synthetic = decode_two_channel(samples, train, s, id_prefix=f"{self.name}-{seed}-")
-        synthetic.metrics.update({**losses, "generator_train_seconds": train_seconds,
-                                  "sampling_images_per_s": n / max(sampling_seconds, 1e-9)})
+        synthetic.metrics.update({**losses, **timing_metrics(train_seconds, n, sampling_seconds)})
         return synthetic
 
 
@@ -353,10 +353,7 @@ def decode_two_channel(samples: np.ndarray, train: ImageSet, settings: TwoChanne
         landmarks, quality = _read_landmarks(unit[:, 1], train, settings)
     else:
         masks, quality = _read_masks(unit[:, 1], train, settings)
-    n = len(samples)
-    ssim = nearest_training_ssim(images, train.images) if n else np.zeros(0)
+    ssim = nearest_training_ssim(images, train.images) if len(samples) else np.zeros(0)
     quality["nearest_train_ssim"] = [float(v) for v in ssim]
     synthetic = generated_image_set(images, train, landmarks, masks, id_prefix)
-    metrics = {"acceptance_rate": float(np.mean(quality["accepted"])) if n else 0.0,
-               "nearest_train_ssim_mean": float(ssim.mean()) if n else 0.0, "n_generated": float(n)}
-    return SyntheticSet(images=synthetic, quality=quality, metrics=metrics)
+    return SyntheticSet(images=synthetic, quality=quality, metrics=sample_metrics(quality["accepted"], ssim))

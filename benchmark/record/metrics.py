@@ -5,7 +5,8 @@ ablation tables, the sweep's validation score and the CLI's result line read the
 
 * Landmark tasks: ``mre_mm`` (primary) and ``sdr_<r>mm`` for each success radius ``r`` of the protocol.
 * Segmentation tasks: ``dice`` (primary), ``precision``, ``recall``, ``hd95_mm``.
-* Generators: ``acceptance_rate``, ``generator_train_seconds``, ``sampling_images_per_s``.
+* Generators: ``acceptance_rate``, ``nearest_train_ssim_mean``, ``n_generated`` (:func:`sample_metrics`),
+  ``generator_train_seconds``, ``sampling_images_per_s`` (:func:`timing_metrics`).
 
 **Validation score** (early stopping, model selection, sweeps; lower is better): the task's primary
 metric on the validation split, logged each epoch as ``val_<primary>``; a higher-is-better primary
@@ -16,6 +17,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class MetricSpec:
 
 MRE_MM, DICE, PRECISION, RECALL, HD95_MM = "mre_mm", "dice", "precision", "recall", "hd95_mm"
 ACCEPTANCE_RATE, N_GENERATED = "acceptance_rate", "n_generated"
+NEAREST_TRAIN_SSIM_MEAN = "nearest_train_ssim_mean"
+GENERATOR_TRAIN_SECONDS, SAMPLING_IMAGES_PER_S = "generator_train_seconds", "sampling_images_per_s"
 GENERATOR_SECONDS, GENERATOR_CACHE_HIT = "generator_seconds", "generator_cache_hit"
 N_SYNTHETIC_USED, N_TRAIN_TOTAL = "n_synthetic_used", "n_train_total"
 TRAIN_SECONDS, INFERENCE_IMAGES_PER_S = "train_seconds", "inference_images_per_s"
@@ -58,10 +64,24 @@ KIND_METRICS: dict[str, tuple[MetricSpec, ...]] = {
                      MetricSpec(HD95_MM, "HD95 (mm)", False, 2, headline=True)),
 }
 GENERATOR_METRICS = (MetricSpec(ACCEPTANCE_RATE, "acceptance", True, 2),
-                     MetricSpec("generator_train_seconds", "generator train (s)", False, 0),
-                     MetricSpec("sampling_images_per_s", "samples / s", True, 1))
+                     MetricSpec(GENERATOR_TRAIN_SECONDS, "generator train (s)", False, 0),
+                     MetricSpec(SAMPLING_IMAGES_PER_S, "samples / s", True, 1))
 _BY_NAME = {spec.name: spec for spec in (*KIND_METRICS["landmarks"], *KIND_METRICS["segmentation"],
                                          *GENERATOR_METRICS)}
+
+
+def sample_metrics(accepted: Sequence[bool], nearest_ssim: Sequence[float]) -> dict[str, float]:
+    """A generator's evidence on its ``n`` samples: the accepted fraction, the mean SSIM of each sample to
+    its nearest training image (memorisation), and ``n`` (all 0 without samples)."""
+    n = len(accepted)
+    return {ACCEPTANCE_RATE: float(np.mean(accepted)) if n else 0.0,
+            NEAREST_TRAIN_SSIM_MEAN: float(np.mean(nearest_ssim)) if n else 0.0, N_GENERATED: float(n)}
+
+
+def timing_metrics(train_seconds: float, n_sampled: int, sampling_seconds: float) -> dict[str, float]:
+    """A generator's training seconds and its sampling throughput in images per second."""
+    return {GENERATOR_TRAIN_SECONDS: train_seconds,
+            SAMPLING_IMAGES_PER_S: n_sampled / max(sampling_seconds, 1e-9)}
 
 
 def metric_spec(name: str) -> MetricSpec | None:
