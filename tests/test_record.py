@@ -21,7 +21,11 @@ from benchmark.protocol import Protocol
 from benchmark.record import tags
 from benchmark.record.metrics import KIND_METRICS, metric_spec, primary, score_of, validation_name
 from benchmark.record.predictions import (
-    IMAGE_ID, PER_IMAGE_SCORE, per_image_columns, read_predictions, write_predictions,
+    IMAGE_ID,
+    PER_IMAGE_SCORE,
+    per_image_columns,
+    read_predictions,
+    write_predictions,
 )
 from benchmark.validation import validation_score
 from tests.blob_sets import blobs

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from baselines.augmentations.labels.peaks import render_landmark_heatmap
+from baselines.augmentations.labels.shape_model import ShapeModel
 from baselines.augmentations.two_channel import (
     TwoChannelSettings,
     encode_two_channel,
@@ -50,8 +52,6 @@ from benchmark.augmentation import Augmentation, SyntheticSet, composition_searc
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.perf.contract import PerfModel, Step, plain_step
-from baselines.augmentations.labels.peaks import render_landmark_heatmap
-from baselines.augmentations.labels.shape_model import ShapeModel
 from benchmark.registry import AUGMENTATIONS
 from benchmark.synthetic import nearest_training_ssim
 from benchmark.training.device import pick_device

@@ -47,14 +47,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet
-from benchmark.data.imageset import ImageSet
-from benchmark.errors import ConfigError
-from benchmark.perf.contract import PerfModel, Step
 from baselines.augmentations.labels.mask_check import MaskPlausibility
 from baselines.augmentations.labels.peaks import render_landmark_heatmap
 from baselines.augmentations.labels.reader import HeatmapLabelReader
 from baselines.augmentations.labels.shape_model import ShapeModel
+from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet
+from benchmark.data.imageset import ImageSet
+from benchmark.errors import ConfigError
+from benchmark.perf.contract import PerfModel, Step
 from benchmark.synthetic import nearest_training_ssim
 from benchmark.training.device import pick_device
 
