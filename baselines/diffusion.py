@@ -48,8 +48,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Literal, get_args
-from typing import Callable
+from typing import Callable, Literal, get_args
 
 import numpy as np
 import torch

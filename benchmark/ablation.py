@@ -112,7 +112,8 @@ def load_spec(path: Path) -> AblationSpec:
     if missing:
         raise ConfigError(f"{path}: missing {', '.join(missing)}")
     factors = raw["factors"]
-    if not isinstance(factors, dict) or not factors or not all(isinstance(v, list) and v for v in factors.values()):
+    if (not isinstance(factors, dict) or not factors
+            or not all(isinstance(v, list) and v for v in factors.values())):
         raise ConfigError(f"{path}: factors must map config keys to non-empty lists of levels")
     seeds = raw.get("seeds", [0, 1, 2])
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
@@ -124,7 +125,8 @@ def load_spec(path: Path) -> AblationSpec:
                            "metrics": tuple(raw.get("metrics") or ())})
 
 
-def resolve_cell(spec: AblationSpec, levels: dict[str, Any], seed: int, overrides: dict[str, Any]) -> dict[str, Any]:
+def resolve_cell(spec: AblationSpec, levels: dict[str, Any], seed: int,
+                 overrides: dict[str, Any]) -> dict[str, Any]:
     from benchmark.config import resolve_config
 
     top = {k: levels[k] for k in TOP_LEVEL if k in levels}
@@ -132,8 +134,8 @@ def resolve_cell(spec: AblationSpec, levels: dict[str, Any], seed: int, override
     settings = {**spec.fixed, **dotted, **overrides, "seed": seed}
     if "train_size" in top:
         settings["train_size"] = top["train_size"]
-    return resolve_config(spec.profile, spec.task, top.get("aug", spec.aug), top.get("detector", spec.detector),
-                          settings)
+    return resolve_config(spec.profile, spec.task, top.get("aug", spec.aug),
+                          top.get("detector", spec.detector), settings)
 
 
 def expand(spec: AblationSpec, overrides: dict[str, Any] | None = None) -> list[tuple[Cell, int]]:
@@ -151,7 +153,8 @@ def expand(spec: AblationSpec, overrides: dict[str, Any] | None = None) -> list[
                 config = resolve_cell(spec, levels, seed, overrides or {})
                 build_methods(config)
             except ConfigError as error:
-                raise ConfigError(f"ablation {spec.name}, cell {json.dumps(levels, default=str)}: {error}") from None
+                raise ConfigError(f"ablation {spec.name}, cell {json.dumps(levels, default=str)}: "
+                                  f"{error}") from None
             planned.append((Cell(dict(levels), config), seed))
     return planned
 
@@ -168,7 +171,8 @@ def in_shard(index: int, shard: tuple[int, int] | None) -> bool:
     return shard is None or (index - 1) % shard[1] == shard[0] - 1
 
 
-def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path, overrides: dict[str, Any] | None = None,
+def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path,
+                 overrides: dict[str, Any] | None = None,
                  dry_run: bool = False, device: str = "auto", progress: bool = True,
                  shard: tuple[int, int] | None = None) -> AblationOutcome:
     from benchmark.leaderboard.collect import search_finished_runs
@@ -182,7 +186,8 @@ def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path, overrides
         if not in_shard(index, shard):
             continue
         status = "done" if tags.config_run_key(cell.config) in done else "to run"
-        log.info("ablation %s [%d/%d] %s seed %d: %s", spec.name, index, len(planned), cell.label, seed, status)
+        log.info("ablation %s [%d/%d] %s seed %d: %s", spec.name, index, len(planned), cell.label, seed,
+                 status)
         if status == "done":
             outcome.skipped += 1
             continue
@@ -190,8 +195,8 @@ def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path, overrides
             continue
         try:
             placement = RunPlacement(tags={tags.ABLATION: spec.name, tags.CELL: cell.label})
-            run_experiment({**cell.config, "tracking": {"uri": tracking_uri, "experiment": None}}, progress=progress,
-                           device=device, placement=placement)
+            run_experiment({**cell.config, "tracking": {"uri": tracking_uri, "experiment": None}},
+                           progress=progress, device=device, placement=placement)
             outcome.ran += 1
         except (BenchmarkError, RuntimeError, ValueError, FloatingPointError, MemoryError) as error:
             message = f"{cell.label} seed {seed}: {type(error).__name__}: {error}"
@@ -209,7 +214,8 @@ def render_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path,
     return render_table(spec, expand(spec, overrides), tracking_uri, out_dir)
 
 
-def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_uri: str, out_dir: Path) -> Path:
+def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_uri: str,
+                 out_dir: Path) -> Path:
     """``<out_dir>/<name>.md`` and ``.csv``: one row per cell, mean ± SD over its finished seeds."""
     from benchmark.leaderboard.collect import search_finished_runs
 

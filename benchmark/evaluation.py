@@ -27,13 +27,15 @@ class Evaluation:
                 "protocol": protocol.as_params()}
 
 
-def evaluate(test: ImageSet, prediction: Prediction, protocol: Protocol, landmark_names: list[str]) -> Evaluation:
+def evaluate(test: ImageSet, prediction: Prediction, protocol: Protocol,
+             landmark_names: list[str]) -> Evaluation:
     if protocol.kind == "landmarks":
         return _evaluate_landmarks(test, prediction, protocol, landmark_names)
     return _evaluate_segmentation(test, prediction)
 
 
-def _evaluate_landmarks(test: ImageSet, prediction: Prediction, protocol: Protocol, names: list[str]) -> Evaluation:
+def _evaluate_landmarks(test: ImageSet, prediction: Prediction, protocol: Protocol,
+                        names: list[str]) -> Evaluation:
     errors = radial_errors_mm(prediction.landmarks, test.landmarks, test.spacing)
     metrics = landmark_summary(errors, protocol.sdr_radii_mm, protocol.sdr_inequality)
     per_landmark = dict(zip(names, map(float, per_landmark_mre(errors))))

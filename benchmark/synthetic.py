@@ -40,8 +40,10 @@ def compose(real: ImageSet, synthetic: SyntheticSet | None, settings: Compositio
     """The training set of a run and the number of synthetic images in it (accepted ones only)."""
     if synthetic is None or settings.composition == "real":
         return real, 0
-    accepted = np.flatnonzero(np.asarray(synthetic.quality.get("accepted", [True] * len(synthetic.images)), bool))
-    wanted = settings.n_synthetic if settings.n_synthetic is not None else int(round(settings.synthetic_ratio * len(real)))
+    accepted = np.flatnonzero(np.asarray(
+        synthetic.quality.get("accepted", [True] * len(synthetic.images)), bool))
+    wanted = (settings.n_synthetic if settings.n_synthetic is not None
+              else int(round(settings.synthetic_ratio * len(real))))
     chosen = np.sort(rng.permutation(accepted)[: min(wanted, len(accepted))])
     if settings.composition == "synthetic":
         if len(chosen) == 0:

@@ -103,7 +103,8 @@ def split_pool(
             pick = np.random.default_rng(seed).permutation(len(train_ids))[:train_size]
             train_ids = [train_ids[i] for i in sorted(pick)]
         elif train_size > len(train_ids):
-            raise ConfigError(f"--train-size {train_size} exceeds the {len(train_ids)} training images of fold {fold}")
+            raise ConfigError(f"--train-size {train_size} exceeds the {len(train_ids)} training images of "
+                              f"fold {fold}")
     return TaskData(
         train=pool.images.select(train_ids),
         val=pool.images.select(val_ids) if val_ids else pool.images.subset([]),
@@ -122,7 +123,8 @@ PoolReader = Callable[[DataSettings], LabelledPool]
 
 @dataclass
 class Task:
-    """A benchmark: which data (phantom by default, a real layout behind ``--data-root``) and how it is scored.
+    """A benchmark: which data (phantom by default, a real layout behind ``--data-root``) and how it is
+    scored.
 
     ``num_landmarks=0`` marks a segmentation task. ``read_real`` turns a ``--data-root`` folder into a
     pool; ``num_landmarks=None`` accepts any landmark count (the generic folder task).
@@ -150,7 +152,8 @@ class Task:
             raise DataError(root, f"task {self.name!r} is a landmark task but the data has no landmarks (a "
                                   "segmentation folder? use the segmentation or canal task)")
         if self.kind == "landmarks" and self.num_landmarks is not None and found != self.num_landmarks:
-            raise DataError(root, f"task {self.name!r} needs {self.num_landmarks} landmarks per image, the data has {found}")
+            raise DataError(root, f"task {self.name!r} needs {self.num_landmarks} landmarks per image, "
+                                  f"the data has {found}")
         if self.kind == "segmentation" and pool.images.masks is None:
             raise DataError(root, f"task {self.name!r} is a segmentation task but the data has no masks")
         return pool

@@ -71,7 +71,8 @@ def open_experiment(uri: str | None, name: str) -> str:
             store_dir = database.parent
             store_dir.mkdir(parents=True, exist_ok=True)
             if not os.access(store_dir, os.W_OK):
-                raise TrackingError(f"{store_dir}: tracking store folder is not writable (use --tracking-uri)")
+                raise TrackingError(f"{store_dir}: tracking store folder is not writable "
+                                    "(use --tracking-uri)")
             ensure_reserve(database)
         if uri.startswith(("http://", "https://")):
             check_server(uri)
@@ -92,7 +93,8 @@ def _experiment_id(uri: str, name: str, artifacts: Path | None) -> str:
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         if experiment.tags.get(EXPERIMENT_KIND_TAG) is None:
-            mlflow.MlflowClient(uri).set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
+            mlflow.MlflowClient(uri).set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG,
+                                                        MODEL_TRAINING)
         return experiment.experiment_id
     location = None if artifacts is None else artifacts.resolve().as_uri()
     tags = {EXPERIMENT_KIND_TAG: MODEL_TRAINING}
@@ -149,7 +151,8 @@ def tracked_run(experiment_id: str, run_name: str, tags: dict[str, str], run_id:
     try:
         yield run
     except (KeyboardInterrupt, *stop_exceptions) as error:
-        reason = "interrupted (KeyboardInterrupt)" if isinstance(error, KeyboardInterrupt) else f"stopped: {error}"
+        reason = ("interrupted (KeyboardInterrupt)" if isinstance(error, KeyboardInterrupt)
+                  else f"stopped: {error}")
         end_run("KILLED", reason)
         raise
     except BaseException as error:

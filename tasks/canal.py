@@ -11,7 +11,8 @@ from tasks.formats.detect import read_data_root
 from tasks.phantoms.canal import read_canal_phantom
 
 
-@TASKS.register("canal", "mandibular-canal segmentation on panoramic radiographs; phantom or segmentation folder")
+@TASKS.register("canal", "mandibular-canal segmentation on panoramic radiographs; "
+                         "phantom or segmentation folder")
 def canal_task() -> Task:
     return Task(name="canal", kind="segmentation", num_landmarks=0, read_phantom=read_canal_phantom,
                 read_real=read_data_root)

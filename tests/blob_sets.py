@@ -15,7 +15,8 @@ def blobs(n: int, seed: int, masks: bool = False, size: tuple[int, int] = (30, 3
     for i in range(n):
         for x, y in landmarks[i]:
             images[i] += np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 6.0)
-    common = {"ids": [f"b{i}" for i in range(n)], "spacing": np.ones((n, 2)), "original_size": np.full((n, 2), 32)}
+    common = {"ids": [f"b{i}" for i in range(n)], "spacing": np.ones((n, 2)),
+              "original_size": np.full((n, 2), 32)}
     if masks:
         bars = np.zeros((n, height, width), np.uint8)
         for i, row in enumerate(rng.integers(6, height - 10, size=n)):

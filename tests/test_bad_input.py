@@ -1,6 +1,6 @@
-"""Bad input, tried systematically (hypothesis): corrupt images, broken annotation lines, NaN, negative or huge
-coordinates, wrong landmark counts, empty or mismatched masks, empty splits, missing folders and bad CLI
-options all end with one line naming the file (or option) and exit 2, never a traceback, never a run;
+"""Bad input, tried systematically (hypothesis): corrupt images, broken annotation lines, NaN, negative or
+huge coordinates, wrong landmark counts, empty or mismatched masks, empty splits, missing folders and bad
+CLI options all end with one line naming the file (or option) and exit 2, never a traceback, never a run;
 and ``benchmark data verify`` summarises good data sets and reports the problem of bad ones."""
 
 import json
@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from tests.cli_helpers import run_cli, runs_in
 from tests.fixture_writers import write_isbi2015, write_payer_hand, write_segmentation_folder
 
-EXAMPLES = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+EXAMPLES = settings(max_examples=20, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def one_error_line(err: str) -> str:
@@ -51,7 +52,7 @@ def copy(root: Path, tmp_path: Path, name: str) -> Path:
     return Path(shutil.copytree(root, target))
 
 
-# --- data verify on good data --------------------------------------------------------------------------------
+# --- data verify on good data -------------------------------------------------------------------------------
 
 def test_verify_summarises_a_good_isbi_set(capsys, isbi):
     code, out, _ = verify(capsys, "ceph", isbi)
@@ -75,7 +76,7 @@ def test_verify_reports_mask_coverage(capsys, canal):
     assert code == 0 and "mask foreground (%)" in out and "warning" not in out
 
 
-# --- corrupt files -------------------------------------------------------------------------------------------
+# --- corrupt files ------------------------------------------------------------------------------------------
 
 @EXAMPLES
 @given(cut=st.integers(min_value=0, max_value=200), junk=st.binary(max_size=40))
@@ -135,7 +136,8 @@ def test_mask_of_another_size_names_the_mask(capsys, tmp_path, canal, size):
 @pytest.mark.parametrize("damage, where", [
     (lambda root: shutil.rmtree(root / "masks"), "masks"),
     (lambda root: shutil.rmtree(root / "images"), "images"),
-    (lambda root: (root / "splits.json").write_text(json.dumps([{"train": [], "test": ["scan01"]}])), "splits.json"),
+    (lambda root: (root / "splits.json").write_text(json.dumps([{"train": [], "test": ["scan01"]}])),
+     "splits.json"),
     (lambda root: (root / "splits.json").write_text("{not json"), "splits.json"),
 ])
 def test_missing_folders_and_broken_splits_name_the_path(capsys, tmp_path, canal, damage, where):
@@ -157,7 +159,7 @@ def test_bad_data_leaves_no_run_and_no_cache_entry(capsys, tmp_path, isbi, track
     assert len(runs_in(tracking_uri)) == before and not list(cache.rglob("*.npz"))
 
 
-# --- CLI options ---------------------------------------------------------------------------------------------
+# --- CLI options --------------------------------------------------------------------------------------------
 
 bad_options = st.one_of(
     st.integers(max_value=0).map(lambda v: ["--fold", str(v)]),

@@ -37,7 +37,8 @@ def test_hand_classic_run_is_tracked_with_params_tags_metrics_and_artifacts(caps
     assert run.data.params["train.epochs"] == "2" and run.data.params["protocol.sdr_inequality"] == "<="
     assert len(MlflowClient(tracking_uri).get_metric_history(run.info.run_id, "val_mre_mm")) == 2
     artifacts = {a.path for a in MlflowClient(tracking_uri).list_artifacts(run.info.run_id)}
-    assert {"config.yaml", "splits.json", "summary.json", "predictions.csv", "overlays.png", "curves.png"} <= artifacts
+    assert {"config.yaml", "splits.json", "summary.json", "predictions.csv", "overlays.png",
+            "curves.png"} <= artifacts
     predictions = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/predictions.csv").splitlines()
     assert predictions[0].startswith("image_id,landmark,name,x_pred,y_pred,x_true,y_true,error_mm")
     summary = json.loads(mlflow.artifacts.load_text(f"{run.info.artifact_uri}/summary.json"))
@@ -67,7 +68,8 @@ def test_ceph_runs_through_the_isbi_loader(capsys, tracking_uri, tmp_path):
 
 def test_hand_runs_through_the_payer_loader(capsys, tracking_uri, tmp_path):
     fixture = write_payer_hand(tmp_path / "hand", n=9)
-    result = run_json(capsys, tracking_uri, "--task", "hand", "--data-root", str(fixture.root), "--aug", "classic")
+    result = run_json(capsys, tracking_uri, "--task", "hand", "--data-root", str(fixture.root),
+                      "--aug", "classic")
     run = MlflowClient(tracking_uri).get_run(result["run_id"])
     assert run.data.tags["data_source"] == "payer-hand"
     assert run.data.params["data.skipped.rows_without_image"] == "1"
@@ -92,7 +94,8 @@ def test_canal_runs_through_the_segmentation_folder(capsys, tracking_uri, tmp_pa
 ])
 def test_bad_options_end_with_one_line_and_no_run(capsys, tmp_path, args, expected):
     uri = f"sqlite:///{tmp_path / 'empty.db'}"
-    code, out, err = run_cli(capsys, "run", "--profile", "smoke", "--no-progress", "--tracking-uri", uri, *args)
+    code, out, err = run_cli(capsys, "run", "--profile", "smoke", "--no-progress", "--tracking-uri", uri,
+                             *args)
     assert code == 2
     assert err.strip().count("\n") == 0 and expected in err
     assert runs_in(uri) == []
@@ -105,8 +108,8 @@ def test_bad_data_names_the_file_and_leaves_no_run(capsys, tracking_uri, tmp_pat
     lines[4] = "nan,12"
     annotation.write_text("\n".join(lines) + "\n")
     before = len(runs_in(tracking_uri))
-    code, _, err = run_cli(capsys, "run", "--profile", "smoke", "--task", "ceph", "--data-root", str(fixture.root),
-                           "--tracking-uri", tracking_uri, "--no-progress")
+    code, _, err = run_cli(capsys, "run", "--profile", "smoke", "--task", "ceph",
+                           "--data-root", str(fixture.root), "--tracking-uri", tracking_uri, "--no-progress")
     assert code == 2 and err.startswith("error: ") and err.strip().count("\n") == 0
     assert "002.txt:5" in err
     assert len(runs_in(tracking_uri)) == before

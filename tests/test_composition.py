@@ -91,7 +91,8 @@ def test_composed_name_builds_both_parts_and_takes_each_part_from_the_object():
     plain = create_augmentation("ddpm", smoke_sections("ddpm"))
     assert not isinstance(plain, ComposedAugmentation) and plain.generates and not plain.transforms
     roles = strategy_roles()
-    assert roles["transforms"] == ["classic"] and {"ddpm", "gan", "latent-blend", "vae"} <= set(roles["generates"])
+    assert (roles["transforms"] == ["classic"]
+            and {"ddpm", "gan", "latent-blend", "vae"} <= set(roles["generates"]))
     assert "none" not in roles["generates"] and roles["generates"] == sorted(roles["generates"])
 
 
@@ -240,7 +241,8 @@ def test_the_generator_alone_reuses_the_composed_runs_synthetic_set(store, compo
 
 def test_leaderboard_and_ablation_tables_show_composed_names(store, composed_runs, tmp_path):
     board = build_leaderboard(store, "hand", tmp_path, profile="smoke", with_figures=False)
-    assert dict(zip(board.table["aug"], board.table["n_runs"], strict=True)) == {"classic+vae": 2, "vae": 1, "none": 1}
+    assert (dict(zip(board.table["aug"], board.table["n_runs"], strict=True))
+            == {"classic+vae": 2, "vae": 1, "none": 1})
     assert all("classic+vae" in path.read_text() for path in board.paths)
     spec = AblationSpec(name="compose", task="hand", factors={"aug": ["classic+vae", "vae"]}, profile="smoke",
                         seeds=(SEED,), extra_cells=({"aug": "none"},))

@@ -3,8 +3,8 @@ import dataclasses
 import pytest
 
 from benchmark.config import flatten, load_profile, profile_names, resolve_config
-from benchmark.errors import ConfigError
 from benchmark.data.settings import DataSettings
+from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS, DETECTORS
 from benchmark.training.settings import TrainSettings
 

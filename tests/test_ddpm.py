@@ -8,12 +8,12 @@ import torch
 
 import baselines.augmentations.ddpm as ddpm_module
 from baselines.augmentations.ddpm import DDPMAugmentation, DDPMSettings
+from baselines.augmentations.labels.mask_check import MaskPlausibility
 from baselines.augmentations.two_channel import decode_two_channel, encode_two_channel, rescale_points
 from baselines.diffusion import DiffusionRecipe, make_scheduler, sample, train_diffusion
 from baselines.networks.diffusion_unet import build_unet
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
-from baselines.augmentations.labels.mask_check import MaskPlausibility
 from benchmark.registry import AUGMENTATIONS
 
 TINY = dict(block_out_channels=[8, 16], layers_per_block=1, num_train_timesteps=20, ddim_steps=3,

@@ -39,10 +39,11 @@ def test_wilcoxon_of_no_difference_is_one_and_of_a_consistent_shift_is_small():
 
 
 def test_aggregate_gives_mean_and_sample_sd_per_group():
-    runs = pd.DataFrame({"detector": ["heatmap"] * 3, "train_size": ["all"] * 3, "aug": ["none", "none", "ddpm"],
-                         "metrics.mre_mm": [1.0, 3.0, 2.0]})
+    runs = pd.DataFrame({"detector": ["heatmap"] * 3, "train_size": ["all"] * 3,
+                         "aug": ["none", "none", "ddpm"], "metrics.mre_mm": [1.0, 3.0, 2.0]})
     table = aggregate(runs, ["mre_mm"]).set_index("aug")
-    assert table.loc["none", "mre_mm_mean"] == 2.0 and table.loc["none", "mre_mm_sd"] == pytest.approx(math.sqrt(2))
+    assert (table.loc["none", "mre_mm_mean"] == 2.0
+            and table.loc["none", "mre_mm_sd"] == pytest.approx(math.sqrt(2)))
     assert table.loc["ddpm", "n_runs"] == 1 and table.loc["ddpm", "mre_mm_sd"] == 0.0
 
 
@@ -53,8 +54,9 @@ def test_paired_tests_pair_shared_seeds_and_images_and_average_over_seeds():
                          "aug": ["none", "none", "ddpm", "ddpm", "ddpm", "classic"]})
     values = {"a": base, "a2": base + 0.2, "b": base - 0.5, "c": base - 0.5, "c2": base + 9,
               "d": (base + 0.01 * np.arange(10))[:6]}
-    per_image = pd.concat([pd.DataFrame({"run_id": run, "fold": "1", "image_id": [f"i{k}" for k in range(len(v))],
-                                         "value": v}) for run, v in values.items()])
+    per_image = pd.concat([pd.DataFrame({"run_id": run, "fold": "1",
+                                         "image_id": [f"i{k}" for k in range(len(v))], "value": v})
+                           for run, v in values.items()])
     tests = paired_tests(runs, per_image).set_index("aug")
     # ddpm seed 2 has no none run to pair with and is left out: (-0.5 + -0.7) / 2 per image
     assert tests.loc["ddpm", "n_seeds"] == 2 and tests.loc["ddpm", "n_pairs"] == 10
@@ -67,18 +69,19 @@ def test_paired_tests_pair_shared_seeds_and_images_and_average_over_seeds():
 # --- a store written the way runs write it --------------------------------------------------------------
 
 def log_run(client: MlflowClient, experiment_id: str, aug: str, seed: int, errors: np.ndarray, *,
-            profile: str = "smoke", variant: str | None = None, parent: str | None = None, train_size: str = "all",
-            tmp: Path) -> str:
+            profile: str = "smoke", variant: str | None = None, parent: str | None = None,
+            train_size: str = "all", tmp: Path) -> str:
     """A finished hand run with per-image, per-landmark ``errors`` (N, K) in its predictions.csv."""
-    tags = {"task": "hand", "aug": aug, "detector": "heatmap", "profile": profile, "seed": str(seed), "fold": "1",
-            "train_size": train_size,
+    tags = {"task": "hand", "aug": aug, "detector": "heatmap", "profile": profile, "seed": str(seed),
+            "fold": "1", "train_size": train_size,
             "variant": variant or variant_digest(resolve_config(profile, "hand", aug, "heatmap"))}
     if parent:
         tags["mlflow.parentRunId"] = parent
     run = client.create_run(experiment_id, tags=tags)
     run_id = run.info.run_id
     client.log_param(run_id, "fold", 1)
-    metrics = {"mre_mm": errors.mean(), "sdr_2mm": 100 * (errors <= 2).mean(), "sdr_4mm": 100 * (errors <= 4).mean()}
+    metrics = {"mre_mm": errors.mean(), "sdr_2mm": 100 * (errors <= 2).mean(),
+               "sdr_4mm": 100 * (errors <= 4).mean()}
     client.log_batch(run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()])
     n, k = errors.shape
     path = tmp / f"{run_id}.csv"
@@ -107,7 +110,8 @@ def store(tmp_path_factory):
     log_run(client, experiment_id, "none", 0, base, profile="default", tmp=tmp)
     log_run(client, experiment_id, "classic", 0, base - 2, variant="not-the-default", tmp=tmp)
     log_run(client, experiment_id, "classic", 1, base - 2, parent=ids[("none", 0)], tmp=tmp)
-    client.create_run(experiment_id, tags={"task": "hand", "aug": "gan", "detector": "heatmap", "profile": "smoke"})
+    client.create_run(experiment_id,
+                      tags={"task": "hand", "aug": "gan", "detector": "heatmap", "profile": "smoke"})
     return uri, base, ids
 
 
@@ -129,12 +133,14 @@ def test_leaderboard_ranks_only_default_finished_top_level_runs(store, tmp_path)
 
 def test_leaderboard_cli_prints_the_table_and_fails_cleanly_without_runs(store, tmp_path, capsys):
     uri, _, _ = store
-    code, out, err = run_cli(capsys, "leaderboard", "--task", "hand", "--profile", "smoke", "--tracking-uri", uri,
-                             "--out", str(tmp_path), "--no-figures")
+    code, out, err = run_cli(capsys, "leaderboard", "--task", "hand", "--profile", "smoke",
+                             "--tracking-uri", uri, "--out", str(tmp_path), "--no-figures")
     assert code == 0 and "| ddpm |" not in out.split("\n")[0] and "ddpm" in out and "wrote" in err
     assert not (tmp_path / "figures").exists()
-    code, _, err = run_cli(capsys, "leaderboard", "--task", "ceph", "--tracking-uri", uri, "--out", str(tmp_path))
-    assert code == 2 and "no finished default-profile runs of task 'ceph'" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(capsys, "leaderboard", "--task", "ceph", "--tracking-uri", uri,
+                           "--out", str(tmp_path))
+    assert (code == 2 and "no finished default-profile runs of task 'ceph'" in err
+            and len(err.strip().splitlines()) == 1)
 
 
 def test_leaderboard_with_no_store_is_one_clear_error(tmp_path):
@@ -185,16 +191,18 @@ def test_committed_specs_expand_into_valid_cells():
     for path in specs:
         spec = load_spec(path)
         planned = expand(spec)
-        assert len(planned) == len(spec.seeds) * (len(spec.extra_cells) + math.prod(map(len, spec.factors.values())))
+        assert len(planned) == len(spec.seeds) * (len(spec.extra_cells)
+                                                  + math.prod(map(len, spec.factors.values())))
         distinct = {(variant_digest(cell.config), cell.config["train_size"]) for cell, _ in planned}
         assert len(distinct) == len(planned) // len(spec.seeds), f"{path}: two cells are the same run"
 
 
 def test_ablation_runs_the_grid_skips_done_cells_and_feeds_the_leaderboard(tmp_path, capsys):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    path = write_spec(tmp_path, "name: tiny\ntask: hand\nprofile: smoke\nseeds: [0]\nfactors:\n  aug: [none, classic]\n")
-    code, out, err = run_cli(capsys, "ablate", str(path), "--tracking-uri", uri, "--out", str(tmp_path / "out"),
-                             "--no-progress")
+    path = write_spec(tmp_path, "name: tiny\ntask: hand\nprofile: smoke\nseeds: [0]\nfactors:\n"
+                                "  aug: [none, classic]\n")
+    code, out, err = run_cli(capsys, "ablate", str(path), "--tracking-uri", uri,
+                             "--out", str(tmp_path / "out"), "--no-progress")
     assert code == 0, err
     assert "| none |" in out and "| classic |" in out and out.count("1/1") == 2
     outcome = run_ablation(load_spec(path), uri, tmp_path / "out", progress=False)
@@ -204,8 +212,8 @@ def test_ablation_runs_the_grid_skips_done_cells_and_feeds_the_leaderboard(tmp_p
     assert sorted(board.table["aug"]) == ["classic", "none"]
     wider = write_spec(tmp_path, "name: tiny\ntask: hand\nprofile: smoke\nseeds: [0]\nfactors:\n"
                                  "  aug: [none, classic, vae]\n")
-    code, out, err = run_cli(capsys, "ablate", str(wider), "--tracking-uri", uri, "--out", str(tmp_path / "out"),
-                             "--table-only")
+    code, out, err = run_cli(capsys, "ablate", str(wider), "--tracking-uri", uri,
+                             "--out", str(tmp_path / "out"), "--table-only")
     assert code == 0 and out.count("1/1") == 2 and "| vae |" in out and "0/1" in out, err
     client = MlflowClient(uri)
     assert len(client.search_runs([e.experiment_id for e in client.search_experiments()])) == 2  # nothing ran
@@ -213,12 +221,14 @@ def test_ablation_runs_the_grid_skips_done_cells_and_feeds_the_leaderboard(tmp_p
 
 def test_shards_split_the_grid_between_workers_without_overlap(tmp_path, capsys, caplog):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    path = write_spec(tmp_path, "name: tiny\ntask: hand\nprofile: smoke\nseeds: [0, 1]\nfactors:\n  aug: [none, classic, vae]\n")
+    path = write_spec(tmp_path, "name: tiny\ntask: hand\nprofile: smoke\nseeds: [0, 1]\nfactors:\n"
+                                "  aug: [none, classic, vae]\n")
     taken = []
     for worker in (1, 2, 3, 4):
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="benchmark.ablation"):
-            assert run_cli(capsys, "ablate", str(path), "--tracking-uri", uri, "--dry-run", "--shard", f"{worker}/4")[0] == 0
+            assert run_cli(capsys, "ablate", str(path), "--tracking-uri", uri, "--dry-run",
+                           "--shard", f"{worker}/4")[0] == 0
         taken.append([int(re.search(r"\[(\d+)/6\]", r.getMessage())[1]) for r in caplog.records])
     assert taken == [[1, 5], [2, 6], [3], [4]]
     for bad in ("0/2", "3/2", "half"):
@@ -240,8 +250,8 @@ def test_a_moved_sqlite_store_still_finds_its_artifacts(tmp_path):
     for seed in range(2):
         log_run(client, experiment_id, "none", seed, errors, tmp=original)
     moved = shutil.move(original, tmp_path / "moved")
-    board = build_leaderboard(f"sqlite:///{Path(moved) / 'mlflow.db'}", "hand", tmp_path / "board", profile="smoke",
-                              with_figures=False)
+    board = build_leaderboard(f"sqlite:///{Path(moved) / 'mlflow.db'}", "hand", tmp_path / "board",
+                              profile="smoke", with_figures=False)
     assert board.table["n_runs"].tolist() == [2] and board.table["mre_mm_mean"].tolist() == [3.0]
 
 
@@ -252,7 +262,8 @@ def test_sqlite_reader_returns_what_mlflow_search_returns(tmp_path):
     client = MlflowClient(uri)
     experiment_id = open_experiment(uri, "hand")
     errors = np.full((N_IMAGES, N_LANDMARKS), 3.0)
-    kept = [log_run(client, experiment_id, aug, seed, errors, tmp=tmp_path) for aug in ("none", "ddpm") for seed in (0, 1)]
+    kept = [log_run(client, experiment_id, aug, seed, errors, tmp=tmp_path)
+            for aug in ("none", "ddpm") for seed in (0, 1)]
     client.log_metric(kept[0], "mre_mm", float("nan"), step=1)
     client.delete_run(kept[1])
     other = open_experiment(uri, "hand-old")
@@ -264,7 +275,8 @@ def test_sqlite_reader_returns_what_mlflow_search_returns(tmp_path):
         theirs = collect.search_finished_runs(uri, tags, experiment, through_mlflow=True)
         pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
     ours = collect.search_finished_runs(uri, {"task": "hand"})
-    assert set(ours["run_id"]) == {kept[0], *kept[2:]} and math.isnan(ours.set_index("run_id").loc[kept[0], "metrics.mre_mm"])
+    assert (set(ours["run_id"]) == {kept[0], *kept[2:]}
+            and math.isnan(ours.set_index("run_id").loc[kept[0], "metrics.mre_mm"]))
     with pytest.raises(TrackingError, match="no experiment named 'ceph'"):
         collect.search_finished_runs(uri, {"task": "hand"}, "ceph")
     not_a_store = tmp_path / "notes.db"

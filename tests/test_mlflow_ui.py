@@ -28,7 +28,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 def filled_store(tmp_path_factory):
     """Two smoke runs of the hand task, logged as `benchmark run` logs them."""
     uri = f"sqlite:///{tmp_path_factory.mktemp('ui') / 'mlflow.db'}"
-    ids = [run_experiment(resolve_config("smoke", "hand", aug, "heatmap", {"tracking.uri": uri}), progress=False).run_id
+    ids = [run_experiment(resolve_config("smoke", "hand", aug, "heatmap", {"tracking.uri": uri}),
+                          progress=False).run_id
            for aug in ("none", "classic")]
     return uri, ids
 
@@ -37,8 +38,9 @@ def filled_store(tmp_path_factory):
 def mlflow_ui(filled_store):
     uri, _ = filled_store
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
-                               "--port", str(port), "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+                               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while True:
@@ -68,7 +70,8 @@ def browser():
 
 def page_shows(driver, texts: list[str], timeout: float = 120) -> str:
     """Wait until the rendered page's text holds every one of ``texts``; return that text."""
-    WebDriverWait(driver, timeout).until(lambda d: all(t in d.find_element("tag name", "body").text for t in texts))
+    WebDriverWait(driver, timeout).until(
+        lambda d: all(t in d.find_element("tag name", "body").text for t in texts))
     return driver.find_element("tag name", "body").text
 
 
@@ -92,7 +95,7 @@ def test_the_compare_view_shows_both_runs_with_their_metrics(filled_store, mlflo
     experiment = MlflowClient(uri).get_experiment_by_name("hand")
     runs = ",".join(f'"{i}"' for i in ids)
     browser.get(f'{mlflow_ui}/#/compare-runs?runs=[{runs}]&experiments=["{experiment.experiment_id}"]')
-    text = page_shows(browser, ["Run details", "hand/none/heatmap/seed0", "hand/classic/heatmap/seed0", "Metrics",
-                                "best_epoch", "inference_images_per_s", "train.lr"])
+    text = page_shows(browser, ["Run details", "hand/none/heatmap/seed0", "hand/classic/heatmap/seed0",
+                                "Metrics", "best_epoch", "inference_images_per_s", "train.lr"])
     keep(browser, "mlflow_compare.png")
     assert "train_loss" in text and "variant" in text  # the per-epoch curve and the run's method digest

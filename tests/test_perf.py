@@ -9,9 +9,9 @@ import pytest
 from benchmark.data.settings import DataSettings
 from benchmark.perf.pipeline import write_landmark_folder
 from benchmark.perf.report import run_perf
-from tests.cli_helpers import run_cli
-from tests.blob_sets import blobs
 from tasks.formats.landmark_folder import read_landmark_folder
+from tests.blob_sets import blobs
+from tests.cli_helpers import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,8 @@ def test_every_model_has_positive_training_reference_and_inference_rates(smoke_r
     for row in rows.values():
         assert row.train > 0 and row.reference > 0 and math.isfinite(row.train_vs_reference)
         assert row.train_vs_reference == pytest.approx(row.train / row.reference)
-    assert all(rows[name].inference > 0 for name in ("heatmap", "segformer", "saltpepper", "ddpm", "shape-ddpm", "vae",
-                                                     "gan"))
+    assert all(rows[name].inference > 0
+               for name in ("heatmap", "segformer", "saltpepper", "ddpm", "shape-ddpm", "vae", "gan"))
 
 
 def test_pipeline_and_sampler_figures(smoke_report):

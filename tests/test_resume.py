@@ -13,17 +13,17 @@ from mlflow.tracking import MlflowClient
 
 from tests.cli_helpers import run_cli, run_json
 
-COMMAND = ["run", "--task", "hand", "--profile", "smoke", "--epochs", "12", "--set", "train.samples_per_epoch=48",
-           "--set", "train.num_threads=1", "--no-progress", "--json"]
+COMMAND = ["run", "--task", "hand", "--profile", "smoke", "--epochs", "12",
+           "--set", "train.samples_per_epoch=48", "--set", "train.num_threads=1", "--no-progress", "--json"]
 TIMING = {"train_seconds", "inference_images_per_s"}
 
 
 def start(tmp_path: Path, tracking_uri: str, *extra: str) -> subprocess.Popen:
     """The command in its own working folder ``tmp_path/cwd``: checkpoints go beside the store, not there."""
     (tmp_path / "cwd").mkdir(exist_ok=True)
-    return subprocess.Popen([sys.executable, "-m", "benchmark.cli", *COMMAND, "--tracking-uri", tracking_uri, *extra],
-                            cwd=tmp_path / "cwd", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    command = [sys.executable, "-m", "benchmark.cli", *COMMAND, "--tracking-uri", tracking_uri, *extra]
+    return subprocess.Popen(command, cwd=tmp_path / "cwd", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
 def wait_for_checkpoint(tmp_path: Path, process: subprocess.Popen, epoch: int) -> Path:
@@ -65,7 +65,8 @@ def test_a_sigkilled_run_resumes_in_the_same_run_with_the_uninterrupted_metrics(
     import json
 
     metrics = json.loads(out.strip().splitlines()[-1])["metrics"]
-    assert {k: v for k, v in metrics.items() if k not in TIMING} == {k: v for k, v in reference.items() if k not in TIMING}
+    assert ({k: v for k, v in metrics.items() if k not in TIMING}
+            == {k: v for k, v in reference.items() if k not in TIMING})
     steps = [m.step for m in MlflowClient(tracking_uri).get_metric_history(run.info.run_id, "train_loss")]
     assert sorted(set(steps)) == list(range(12))
     assert not checkpoint.parent.exists()  # a finished run keeps no checkpoint
@@ -98,7 +99,8 @@ def test_the_same_command_and_seed_give_identical_metrics_on_the_cpu(tmp_path, c
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = ("--task", "ceph", "--aug", "classic", "--seed", "3")
     first, second = (run_json(capsys, tracking_uri, *args)["metrics"] for _ in range(2))
-    assert {k: v for k, v in first.items() if k not in TIMING} == {k: v for k, v in second.items() if k not in TIMING}
+    assert ({k: v for k, v in first.items() if k not in TIMING}
+            == {k: v for k, v in second.items() if k not in TIMING})
 
 
 def test_a_second_interrupt_while_closing_still_ends_the_run_killed(tmp_path, monkeypatch):

@@ -37,8 +37,8 @@ def train(masks: bool, epochs: int = 4, lr: float = 1e-2):
     detector = DETECTORS.create("segformer", **TINY)
     settings = TrainSettings(epochs=epochs, samples_per_epoch=32, batch_size=8, eval_batch_size=8, lr=lr,
                              warmup_epochs=0, patience=0)
-    context = FitContext(settings=settings, augmentation=ClassicAugmentation(), seed=3, device=torch.device("cpu"),
-                         progress=False)
+    context = FitContext(settings=settings, augmentation=ClassicAugmentation(), seed=3,
+                         device=torch.device("cpu"), progress=False)
     history = detector.fit(blobs(16, 1, masks), blobs(4, 2, masks), context)
     return detector, history
 

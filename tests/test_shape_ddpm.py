@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import baselines.augmentations.shape_ddpm as shape_module
+from baselines.augmentations.labels.peaks import render_landmark_heatmap
 from baselines.augmentations.shape_ddpm import ShapeDDPMAugmentation, displace_points, pull_masks
 from baselines.augmentations.two_channel import rescale_points
 from benchmark.errors import ConfigError
-from baselines.augmentations.labels.peaks import render_landmark_heatmap
 from benchmark.registry import AUGMENTATIONS
 from benchmark.synthetic import synthesis_key
 from tests.blob_sets import blobs

@@ -15,8 +15,8 @@ from optuna.trial import TrialState
 
 from benchmark.config import resolve_config
 from benchmark.errors import BenchmarkError, ConfigError
-from benchmark.stages.prepare import prepare as prepare_experiment
 from benchmark.stages.open_run import open_run
+from benchmark.stages.prepare import prepare as prepare_experiment
 from benchmark.stages.synthesize import synthesize
 from benchmark.stages.train import train
 from benchmark.sweep.objective import SweepQuestion, suggest_overrides
@@ -113,7 +113,8 @@ def test_each_trial_is_a_validation_only_child_run_and_the_best_is_rerun_on_test
     assert sorted(r.data.tags["sweep.trial"] for r in trials) == ["0", "1", "2"]
     for run in trials:
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id and run.info.status == "FINISHED"
-        assert "best_val_score" in run.data.metrics and "mre_mm" not in run.data.metrics  # never the test split
+        # never the test split
+        assert "best_val_score" in run.data.metrics and "mre_mm" not in run.data.metrics
     (best,) = by_role(runs, "best")
     assert best.data.metrics["mre_mm"] > 0 and best.data.tags["mlflow.parentRunId"] == parent.info.run_id
     parent = MlflowClient(tracking).get_run(parent.info.run_id)
@@ -166,7 +167,8 @@ def test_failing_trials_are_recorded_and_the_study_goes_on(tmp_path, monkeypatch
 
 def test_an_unknown_encoder_is_refused_before_any_study_or_run(tmp_path):
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    broken = SweepQuestion("hand", "none", "heatmap", "smoke", {**FAST, "detectors.heatmap.encoder": "no-such-net"})
+    broken = SweepQuestion("hand", "none", "heatmap", "smoke",
+                           {**FAST, "detectors.heatmap.encoder": "no-such-net"})
     with pytest.raises(ConfigError, match="encoder 'no-such-net' is not a timm model"):
         run_sweep(broken, 2, f"sqlite:///{tmp_path / 'optuna.db'}", "broken", tracking)
     assert not (tmp_path / "mlflow.db").exists()
@@ -187,8 +189,8 @@ def test_methods_that_cannot_work_at_the_task_or_size_are_refused_before_any_stu
 
 def test_a_detector_that_does_not_train_cannot_be_swept(tmp_path):
     with pytest.raises(ConfigError, match="nothing to sweep"):
-        run_sweep(SweepQuestion("hand", "none", "mean-shape", "smoke"), 2, f"sqlite:///{tmp_path / 'o.db'}", "m",
-                  f"sqlite:///{tmp_path / 'm.db'}")
+        run_sweep(SweepQuestion("hand", "none", "mean-shape", "smoke"), 2, f"sqlite:///{tmp_path / 'o.db'}",
+                  "m", f"sqlite:///{tmp_path / 'm.db'}")
 
 
 # --- many workers on a real PostgreSQL server ---------------------------------------------------------------
@@ -216,7 +218,8 @@ def prepare(storage: str, tracking: str, study: str) -> None:
     from benchmark.sweep.storage import open_storage
     from benchmark.sweep.study import open_study
 
-    question = SweepQuestion("hand", "classic", "heatmap", "smoke", {"train.num_threads": 1, "train.epochs": 3})
+    question = SweepQuestion("hand", "classic", "heatmap", "smoke",
+                             {"train.num_threads": 1, "train.epochs": 3})
     open_study(open_storage(storage, 1, 3), study, question, tracking, None, None)
 
 
@@ -243,7 +246,8 @@ def test_a_killed_worker_leaves_no_trial_running_and_a_restarted_one_continues(p
     doomed = worker(postgres, tracking, "killed", 3)
     study = optuna.load_study(study_name="killed", storage=postgres)
     deadline = time.monotonic() + 300
-    while not any(t.state == TrialState.RUNNING and "mlflow_run_id" in t.user_attrs for t in study.get_trials()):
+    while not any(t.state == TrialState.RUNNING and "mlflow_run_id" in t.user_attrs
+                  for t in study.get_trials()):
         assert time.monotonic() < deadline and doomed.poll() is None, "the worker never started a trial"
         time.sleep(0.2)
     doomed.send_signal(signal.SIGKILL)

@@ -1,8 +1,8 @@
 """Composition of real and synthetic sets, the memorisation score, and the generation cache."""
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 from benchmark.augmentation import Augmentation, CompositionSettings, SyntheticSet
 from benchmark.data.imageset import ImageSet
@@ -11,8 +11,9 @@ from benchmark.synthetic import compose, nearest_training_ssim, synthesize_cache
 
 def image_set(n: int, prefix: str, seed: int) -> ImageSet:
     rng = np.random.default_rng(seed)
-    return ImageSet(ids=[f"{prefix}{i}" for i in range(n)], images=rng.random((n, 16, 16)), spacing=np.ones((n, 2)),
-                    original_size=np.full((n, 2), 16), landmarks=rng.uniform(0, 15, (n, 3, 2)))
+    return ImageSet(ids=[f"{prefix}{i}" for i in range(n)], images=rng.random((n, 16, 16)),
+                    spacing=np.ones((n, 2)), original_size=np.full((n, 2), 16),
+                    landmarks=rng.uniform(0, 15, (n, 3, 2)))
 
 
 class MirrorGenerator(Augmentation):
@@ -38,7 +39,8 @@ class MirrorGenerator(Augmentation):
 
 
 @pytest.mark.parametrize("composition, n_synthetic, expected_total, expected_synthetic", [
-    ("real", None, 9, 0), ("synthetic", None, 6, 6), ("real+synthetic", None, 15, 6), ("real+synthetic", 2, 11, 2),
+    ("real", None, 9, 0), ("synthetic", None, 6, 6), ("real+synthetic", None, 15, 6),
+    ("real+synthetic", 2, 11, 2),
 ])
 def test_compose_uses_only_accepted_samples(composition, n_synthetic, expected_total, expected_synthetic):
     real = image_set(9, "r", 0)
@@ -96,8 +98,8 @@ def test_generators_train_on_the_device_the_run_was_given(monkeypatch, tmp_path)
 
     for module in (two_channel, shape_ddpm, latent_blend):
         monkeypatch.setattr(module, "pick_device", refuse)
-    assert main(["run", "--task", "hand", "--aug", "ddpm", "--profile", "smoke", "--device", "cpu", "--no-cache",
-                 "--no-progress", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]) == 0
+    assert main(["run", "--task", "hand", "--aug", "ddpm", "--profile", "smoke", "--device", "cpu",
+                 "--no-cache", "--no-progress", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]) == 0
     for aug, task in (("shape-ddpm", "hand"), ("latent-blend", "canal")):  # the other generators, directly
         config = resolve_config("smoke", task, aug, "heatmap")
         data = load_task_data(config)

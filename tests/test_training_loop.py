@@ -14,7 +14,6 @@ from benchmark.training.settings import TrainSettings
 from tests.blob_sets import blobs
 
 
-
 def train(tmp_path, epochs=3, resume=False, stop_at=None, patience=0, lr=2e-3, corrupt=False, snapshots=None,
           **execution):
     """Fit a tiny heatmap U-Net on blobs; ``snapshots`` (a list) receives the weights after every epoch."""

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from baselines.augmentations.gan import diff_augment
+from baselines.augmentations.labels.peaks import detect_peaks
 from baselines.augmentations.two_channel import TwoChannelSettings, decode_two_channel, encode_two_channel
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
-from baselines.augmentations.labels.peaks import detect_peaks
 from benchmark.registry import AUGMENTATIONS
 
 SIZE = 32
@@ -118,7 +118,10 @@ def test_generated_masks_must_look_like_training_masks():
     train = mask_set()
     labels = np.full((4, SIZE, SIZE), -1.0, dtype=np.float32)
     yy, xx = np.mgrid[:SIZE, :SIZE]
-    disc = lambda cx, cy, r2: (xx - cx) ** 2 + (yy - cy) ** 2 < r2
+
+    def disc(cx: int, cy: int, r2: int) -> np.ndarray:
+        return (xx - cx) ** 2 + (yy - cy) ** 2 < r2
+
     labels[0][disc(16, 16, 49)] = 1.0                                            # like the training discs
     labels[1][np.random.default_rng(0).random((SIZE, SIZE)) < 0.1] = 1.0       # salt noise
     labels[2][disc(10, 10, 49) | disc(24, 24, 16)] = 1.0                       # a second component

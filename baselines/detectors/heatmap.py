@@ -20,7 +20,6 @@ size, prediction = ``sigmoid > 0.5``.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field
 
 from baselines.detectors.dense import DenseDetector

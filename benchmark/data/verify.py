@@ -49,7 +49,8 @@ def describe(images: ImageSet) -> tuple[dict[str, Any], list[str]]:
     height, width = images.image_size
     source_mm = images.spacing * np.array([width, height]) / images.original_size  # mm per source pixel
     summary: dict[str, Any] = {
-        "source sizes (W x H)": f"{_range(images.original_size[:, 0], 6)} x {_range(images.original_size[:, 1], 6)}",
+        "source sizes (W x H)": f"{_range(images.original_size[:, 0], 6)} x "
+                                f"{_range(images.original_size[:, 1], 6)}",
         "spacing (mm / source px)": f"x {_range(source_mm[:, 0])}, y {_range(source_mm[:, 1])}",
     }
     warnings = []
@@ -63,11 +64,13 @@ def describe(images: ImageSet) -> tuple[dict[str, Any], list[str]]:
             warnings.append(f"{int(on_border.any(-1).sum())} landmark(s) lie on the image border")
     if images.masks is not None:
         coverage = images.masks.reshape(len(images), -1).mean(1)
-        summary["mask foreground (%)"] = f"{100 * coverage.min():.3g} .. {100 * coverage.max():.3g} (mean {100 * coverage.mean():.3g})"
+        summary["mask foreground (%)"] = (f"{100 * coverage.min():.3g} .. {100 * coverage.max():.3g} "
+                                          f"(mean {100 * coverage.mean():.3g})")
         empty = [i for i, c in zip(images.ids, coverage) if c == 0]
         if empty:
-            warnings.append(f"{len(empty)} mask(s) empty at the working size (the structure is thinner than a "
-                            f"working pixel): {', '.join(empty[:5])}{' ...' if len(empty) > 5 else ''}")
+            warnings.append(f"{len(empty)} mask(s) empty at the working size (the structure is thinner "
+                            f"than a working pixel): {', '.join(empty[:5])}"
+                            f"{' ...' if len(empty) > 5 else ''}")
     return summary, warnings
 
 
@@ -82,8 +85,8 @@ def verify(task_name: str, settings: DataSettings) -> DataReport:
     summary: dict[str, Any] = {"source": pool.source, "labelled images": len(pool.images),
                                "unlabelled images": 0 if pool.unlabelled is None else len(pool.unlabelled),
                                "ground truth": pool.ground_truth, "mm rule": pool.mm_rule,
-                               "folds": ", ".join(f"{f.name or i + 1}: {len(f.train)} train / {len(f.test)} test"
-                                                  for i, f in enumerate(pool.folds))}
+                               "folds": ", ".join(f"{f.name or i + 1}: {len(f.train)} train / "
+                                                  f"{len(f.test)} test" for i, f in enumerate(pool.folds))}
     details, warnings = describe(pool.images)
     summary.update(details)
     if pool.skipped:

@@ -21,7 +21,13 @@ from benchmark.leaderboard.render import display_rows, latex, markdown
 from benchmark.leaderboard.stats import aggregate, paired_tests
 from benchmark.record import tags
 from benchmark.record.metrics import (
-    GENERATOR_METRICS, KIND_METRICS, MetricSpec, kind_of, primary, sdr_radii, sdr_spec,
+    GENERATOR_METRICS,
+    KIND_METRICS,
+    MetricSpec,
+    kind_of,
+    primary,
+    sdr_radii,
+    sdr_spec,
 )
 from benchmark.record.predictions import IMAGE_ID, PER_IMAGE_SCORE, per_image_columns
 
@@ -45,12 +51,14 @@ def metric_columns(runs: pd.DataFrame) -> tuple[str, list[MetricSpec]]:
     return kind, list(KIND_METRICS[kind])
 
 
-def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str = "default", baseline: str = "none",
-                      experiment: str | None = None, with_figures: bool = True) -> Leaderboard:
+def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str = "default",
+                      baseline: str = "none", experiment: str | None = None,
+                      with_figures: bool = True) -> Leaderboard:
     runs = leaderboard_runs(tracking_uri, task, profile, experiment)
     if runs.empty:
-        raise BenchmarkError(f"{tracking_uri}: no finished {profile}-profile runs of task {task!r} with the profile's "
-                             f"default settings; run `benchmark run --task {task} --profile {profile}` first")
+        raise BenchmarkError(f"{tracking_uri}: no finished {profile}-profile runs of task {task!r} with the "
+                             f"profile's default settings; run `benchmark run --task {task} "
+                             f"--profile {profile}` first")
     kind, columns = metric_columns(runs)
     ranked = columns[0]
     columns += [c for c in GENERATOR_METRICS
@@ -65,7 +73,8 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
 
     table = aggregate(runs, [c.name for c in columns])
     tests = paired_tests(runs, per_image, baseline)
-    table = table.merge(tests[["detector", "train_size", "aug", "p_holm"]], how="left", on=["detector", "train_size", "aug"])
+    table = table.merge(tests[["detector", "train_size", "aug", "p_holm"]], how="left",
+                        on=["detector", "train_size", "aug"])
     table["baseline"] = baseline
     table["_size"] = table["train_size"].map(tags.train_size_order)
     lower_is_better = not ranked.higher_is_better
@@ -78,9 +87,10 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
 
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = display_rows(table, columns, ranked)
-    caption = (f"{task}: {len(runs)} runs of the {profile} profile from the tracking store; mean ± SD over seeds and "
-               f"folds; p = Holm-adjusted two-sided Wilcoxon signed-rank test against `{baseline}` on per-image "
-               f"{'MRE' if landmarks else 'Dice'} (averaged over the seeds both ran), * p < 0.05.")
+    caption = (f"{task}: {len(runs)} runs of the {profile} profile from the tracking store; mean ± SD over "
+               f"seeds and folds; p = Holm-adjusted two-sided Wilcoxon signed-rank test against `{baseline}` "
+               f"on per-image {'MRE' if landmarks else 'Dice'} (averaged over the seeds both ran), "
+               f"* p < 0.05.")
     paths = [out_dir / f"{task}.md", out_dir / f"{task}.csv", out_dir / f"{task}.tex"]
     figure_paths: list[Path] = []
     if with_figures:
@@ -88,7 +98,8 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
         figure_dir.mkdir(exist_ok=True)
         for column in ("train_size", "aug"):
             labels = pd.Categorical(runs[column].astype(str))
-            instances[column] = pd.Categorical.from_codes(labels.codes[instances["run"].to_numpy()], labels.categories)
+            instances[column] = pd.Categorical.from_codes(labels.codes[instances["run"].to_numpy()],
+                                                          labels.categories)
         if landmarks:
             figure_paths = [figures.sdr_curve(instances, figure_dir / f"{task}_sdr.png"),
                             figures.landmark_boxes(instances, figure_dir / f"{task}_landmark_errors.png")]

@@ -70,13 +70,16 @@ def _search_mlflow(tracking_uri: str, tags: Mapping[str, str], experiment: str |
             experiment_ids = [found.experiment_id]
         if not experiment_ids:
             return pd.DataFrame(columns=["run_id", "artifact_uri"])
-        conditions = [f"tags.`{key}` = '{value}'" for key, value in tags.items()] + ["attributes.status = 'FINISHED'"]
+        conditions = ([f"tags.`{key}` = '{value}'" for key, value in tags.items()]
+                      + ["attributes.status = 'FINISHED'"])
         mlflow.set_tracking_uri(tracking_uri)
-        return mlflow.search_runs(experiment_ids, filter_string=" and ".join(conditions), output_format="pandas")
+        return mlflow.search_runs(experiment_ids, filter_string=" and ".join(conditions),
+                                  output_format="pandas")
     except TrackingError:
         raise
     except Exception as error:  # MLflow raises many types; one line for the user
-        raise TrackingError(f"cannot read tracking store {tracking_uri}: {str(error).strip().splitlines()[0]}") from None
+        raise TrackingError(f"cannot read tracking store {tracking_uri}: "
+                            f"{str(error).strip().splitlines()[0]}") from None
 
 
 def _search_sqlite(path: Path, tags: Mapping[str, str], experiment: str | None) -> pd.DataFrame:
@@ -85,7 +88,8 @@ def _search_sqlite(path: Path, tags: Mapping[str, str], experiment: str | None) 
     joins = "".join(f" JOIN tags t{i} ON t{i}.run_uuid = r.run_uuid AND t{i}.key = ? AND t{i}.value = ?"
                     for i in range(len(tags)))
     where = "e.name = ?" if experiment is not None else "e.lifecycle_stage = 'active'"
-    selected = (f"SELECT r.run_uuid FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id{joins} "
+    selected = ("SELECT r.run_uuid FROM runs r "
+                f"JOIN experiments e ON e.experiment_id = r.experiment_id{joins} "
                 f"WHERE r.status = 'FINISHED' AND r.lifecycle_stage = 'active' AND {where}")
     arguments = [v for item in tags.items() for v in item] + ([experiment] if experiment is not None else [])
     try:
@@ -93,7 +97,8 @@ def _search_sqlite(path: Path, tags: Mapping[str, str], experiment: str | None) 
             if experiment is not None and connection.execute(
                     "SELECT 1 FROM experiments WHERE name = ?", (experiment,)).fetchone() is None:
                 raise TrackingError(f"sqlite:///{path}: no experiment named {experiment!r}")
-            runs = pd.read_sql_query(f"SELECT run_uuid AS run_id, artifact_uri FROM runs WHERE run_uuid IN ({selected}) "
+            runs = pd.read_sql_query("SELECT run_uuid AS run_id, artifact_uri FROM runs "
+                                     f"WHERE run_uuid IN ({selected}) "
                                      "ORDER BY start_time DESC, run_uuid", connection, params=arguments)
             long = {table: pd.read_sql_query(f"SELECT run_uuid, key, {value} AS value FROM {table} "
                                              f"WHERE run_uuid IN ({selected})", connection, params=arguments)
@@ -111,7 +116,8 @@ def _search_sqlite(path: Path, tags: Mapping[str, str], experiment: str | None) 
     return runs
 
 
-def leaderboard_runs(tracking_uri: str, task: str, profile: str, experiment: str | None = None) -> pd.DataFrame:
+def leaderboard_runs(tracking_uri: str, task: str, profile: str,
+                     experiment: str | None = None) -> pd.DataFrame:
     """The leaderboard runs of ``task`` under ``profile`` (module docstring)."""
     from benchmark.config import resolve_config, variant_digest
 
@@ -166,7 +172,8 @@ def predictions_path(run_id: str, artifact_uri: str, tracking_uri: str) -> Path:
         raise TrackingError(f"run {run_id}: cannot read {PREDICTIONS}: {first_line(error)}") from None
 
 
-def read_instances(runs: pd.DataFrame, columns: list[str], tracking_uri: str, threads: int = 8) -> pd.DataFrame:
+def read_instances(runs: pd.DataFrame, columns: list[str], tracking_uri: str,
+                   threads: int = 8) -> pd.DataFrame:
     """``columns`` of every run's ``predictions.csv`` in one frame, with ``run`` = the run's position in
     ``runs``; string columns come back categorical. Files are read
     (:func:`benchmark.record.predictions.read_predictions`) on ``threads`` threads, which keeps a store of
@@ -179,7 +186,8 @@ def read_instances(runs: pd.DataFrame, columns: list[str], tracking_uri: str, th
         try:
             table = read_predictions(path, columns)
         except (pa.ArrowInvalid, KeyError) as error:
-            raise TrackingError(f"{path}: unreadable predictions table: {str(error).splitlines()[0]}") from None
+            raise TrackingError(f"{path}: unreadable predictions table: "
+                                f"{str(error).splitlines()[0]}") from None
         return table.append_column("run", pa.array(np.full(table.num_rows, position, np.int32)))
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -188,6 +196,8 @@ def read_instances(runs: pd.DataFrame, columns: list[str], tracking_uri: str, th
         return pd.DataFrame(columns=[*columns, "run"])
     table = pa.concat_tables(tables, promote_options="permissive")
     for name in columns:
-        if pa.types.is_string(table.schema.field(name).type) or pa.types.is_large_string(table.schema.field(name).type):
-            table = table.set_column(table.schema.get_field_index(name), name, table[name].dictionary_encode())
+        field_type = table.schema.field(name).type
+        if pa.types.is_string(field_type) or pa.types.is_large_string(field_type):
+            table = table.set_column(table.schema.get_field_index(name), name,
+                                     table[name].dictionary_encode())
     return table.to_pandas()

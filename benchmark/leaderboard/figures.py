@@ -41,7 +41,8 @@ def sdr_curve(errors: pd.DataFrame, path: Path, max_radius: float = 10.0) -> Pat
     for (train_size, aug), group in errors.groupby(["train_size", "aug"]):
         sorted_errors = np.sort(group[ERROR_MM].to_numpy())
         rate = 100.0 * np.searchsorted(sorted_errors, radii, side="right") / len(sorted_errors)
-        curves.append(pd.DataFrame({"train size": train_size, "aug": aug, "radius (mm)": radii, "SDR (%)": rate}))
+        curves.append(pd.DataFrame({"train size": train_size, "aug": aug, "radius (mm)": radii,
+                                    "SDR (%)": rate}))
     grid = sns.relplot(data=pd.concat(curves), x="radius (mm)", y="SDR (%)", hue="aug", col="train size",
                        kind="line", height=3.2, aspect=1.2, facet_kws={"sharey": True})
     grid.set(ylim=(0, 100))
@@ -112,7 +113,8 @@ def landmark_boxes(errors: pd.DataFrame, path: Path) -> Path:
     stats = {k: v.reshape(len(sizes), n_a, n_l) for k, v in
              box_statistics(codes, errors[ERROR_MM].to_numpy(np.float64), len(sizes) * n_a * n_l).items()}
     width = 0.8 / n_a
-    figure, axes = plt.subplots(len(sizes), 1, figsize=(max(8, 0.45 * n_l * max(1, n_a / 3)), 2.8 * len(sizes)),
+    figure, axes = plt.subplots(len(sizes), 1,
+                                figsize=(max(8, 0.45 * n_l * max(1, n_a / 3)), 2.8 * len(sizes)),
                                 squeeze=False)
     for s, (ax, size) in enumerate(zip(axes[:, 0], sizes)):
         for a, aug in enumerate(augs):
@@ -122,7 +124,8 @@ def landmark_boxes(errors: pd.DataFrame, path: Path) -> Path:
             lo, hi = stats["whislo"][s, a][present], stats["whishi"][s, a][present]
             half = 0.45 * width
             boxes = [plt.Rectangle((c - half, b), 2 * half, t - b) for c, b, t in zip(centre, q1, q3)]
-            ax.add_collection(PatchCollection(boxes, facecolor=colours[aug], edgecolor="black", linewidth=0.5))
+            ax.add_collection(PatchCollection(boxes, facecolor=colours[aug], edgecolor="black",
+                                              linewidth=0.5))
             medians = np.stack([np.stack([centre - half, med], 1), np.stack([centre + half, med], 1)], 1)
             whiskers = np.concatenate([np.stack([np.stack([centre, q1], 1), np.stack([centre, lo], 1)], 1),
                                        np.stack([np.stack([centre, q3], 1), np.stack([centre, hi], 1)], 1)])

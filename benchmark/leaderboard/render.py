@@ -34,8 +34,8 @@ def display_rows(table: pd.DataFrame, columns: list[MetricSpec], primary: Metric
         means = group[f"{primary.name}_mean"]
         best = means.max() if primary.higher_is_better else means.min()
         for _, row in group.iterrows():
-            cells = {"rank": str(int(row["rank"])), "train size": str(row["train_size"]), "detector": row["detector"],
-                     "aug": row["aug"], "runs": str(int(row["n_runs"]))}
+            cells = {"rank": str(int(row["rank"])), "train size": str(row["train_size"]),
+                     "detector": row["detector"], "aug": row["aug"], "runs": str(int(row["n_runs"]))}
             for column in columns:
                 text = _cell(row[f"{column.name}_mean"], row[f"{column.name}_sd"], column.digits)
                 if column is primary and row[f"{column.name}_mean"] == best:
@@ -54,7 +54,8 @@ def markdown(rows: list[dict[str, str]]) -> str:
 
 
 def _latex_escape(text: str) -> str:
-    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"),
+                          ("#", r"\#")):
         text = text.replace(char, escaped)
     text = text.replace("±", r"$\pm$").replace("–", "--")
     if text.startswith("**") and text.endswith("**"):

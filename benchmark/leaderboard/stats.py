@@ -12,7 +12,8 @@ method look significantly better), and each method's values are then averaged ov
 (fold, image); the pairs are the images both methods were scored on. The test is
 the two-sided Wilcoxon signed-rank test (``scipy.stats.wilcoxon``, zero differences dropped; p = 1 when
 every difference is zero). The p-values of the comparisons within a group are corrected for multiple
-comparisons with Holm's step-down method: sorted ascending, ``p_(i) <- max_{j <= i} min(1, (m - j + 1) p_(j))``.
+comparisons with Holm's step-down method: sorted ascending,
+``p_(i) <- max_{j <= i} min(1, (m - j + 1) p_(j))``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def aggregate(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     for key, group in runs.groupby(GROUP, sort=True):
         row = dict(zip(GROUP, key), n_runs=len(group))
         for metric in metrics:
-            values = group[f"metrics.{metric}"].astype(float) if f"metrics.{metric}" in group else pd.Series(dtype=float)
+            values = (group[f"metrics.{metric}"].astype(float) if f"metrics.{metric}" in group
+                      else pd.Series(dtype=float))
             values = values.dropna()
             row[f"{metric}_mean"] = values.mean() if len(values) else np.nan
             row[f"{metric}_sd"] = values.std(ddof=1) if len(values) > 1 else (0.0 if len(values) else np.nan)
@@ -84,11 +86,12 @@ def paired_tests(runs: pd.DataFrame, per_image: pd.DataFrame, baseline: str = "n
             n_seeds = paired.index.get_level_values("seed").nunique()
             paired = paired.groupby(level=["fold", "image_id"], observed=True).mean()
             differences = (paired.iloc[:, 0] - paired.iloc[:, 1]).to_numpy()
-            comparisons.append({"detector": detector, "train_size": train_size, "aug": aug, "n_seeds": n_seeds,
-                                "n_pairs": len(paired),
-                                "median_difference": float(np.median(differences)), "p": wilcoxon_p(differences)})
+            comparisons.append({"detector": detector, "train_size": train_size, "aug": aug,
+                                "n_seeds": n_seeds, "n_pairs": len(paired),
+                                "median_difference": float(np.median(differences)),
+                                "p": wilcoxon_p(differences)})
         for row, adjusted in zip(comparisons, holm([c["p"] for c in comparisons])):
             row["p_holm"] = adjusted
         rows.extend(comparisons)
-    return pd.DataFrame(rows, columns=["detector", "train_size", "aug", "n_seeds", "n_pairs", "median_difference", "p",
-                                       "p_holm"])
+    return pd.DataFrame(rows, columns=["detector", "train_size", "aug", "n_seeds", "n_pairs",
+                                       "median_difference", "p", "p_holm"])

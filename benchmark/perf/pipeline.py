@@ -42,7 +42,8 @@ def write_landmark_folder(root: Path, images: np.ndarray, landmarks: np.ndarray,
             writer.writerow([f"case{i:04d}.png", *points.reshape(-1).round(3).tolist(), spacing_mm])
 
 
-def pipeline_rates(data: TaskData, settings: DataSettings, batch_size: int, calls: int, n_images: int) -> dict[str, float]:
+def pipeline_rates(data: TaskData, settings: DataSettings, batch_size: int, calls: int,
+                   n_images: int) -> dict[str, float]:
     """Images per second of the stages of the module docstring (landmark tasks; phantoms of ``hand``)."""
     from tasks.formats.landmark_folder import read_landmark_folder
     from tasks.phantoms.hand import HAND_SPEC
@@ -64,6 +65,6 @@ def pipeline_rates(data: TaskData, settings: DataSettings, batch_size: int, call
 
     classic = create_augmentation("classic")
     rates["batch assembly"] = rate(lambda: batch_from(data.train, index()), batch_size, calls, 1)
-    rates["batch assembly + classic augmentation"] = rate(lambda: classic.transform(batch_from(data.train, index()), generator),
-                                         batch_size, calls, 1)
+    rates["batch assembly + classic augmentation"] = rate(
+        lambda: classic.transform(batch_from(data.train, index()), generator), batch_size, calls, 1)
     return rates

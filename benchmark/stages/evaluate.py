@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from benchmark.data.imageset import ImageSet
 from benchmark.detector import Prediction
-from benchmark.evaluation import Evaluation, evaluate as score
+from benchmark.evaluation import Evaluation
+from benchmark.evaluation import evaluate as score
 from benchmark.record.metrics import INFERENCE_IMAGES_PER_S
 from benchmark.stages.prepare import Experiment
 from benchmark.stages.train import Trained

@@ -19,7 +19,12 @@ from benchmark.errors import ConfigError
 from benchmark.figures import overlay_grid, sample_grid, training_curves
 from benchmark.record import artifacts
 from benchmark.record.metrics import (
-    BEST_EPOCH, BEST_VAL_SCORE, EPOCHS_RUN, INFERENCE_IMAGES_PER_S, STOPPED_EARLY, TRAIN_SECONDS,
+    BEST_EPOCH,
+    BEST_VAL_SCORE,
+    EPOCHS_RUN,
+    INFERENCE_IMAGES_PER_S,
+    STOPPED_EARLY,
+    TRAIN_SECONDS,
     VALIDATION_PREFIX,
 )
 from benchmark.record.predictions import IMAGE_ID, write_predictions

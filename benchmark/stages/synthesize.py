@@ -14,7 +14,11 @@ import numpy as np
 from benchmark.augmentation import SyntheticSet
 from benchmark.data.imageset import ImageSet
 from benchmark.record.metrics import (
-    ACCEPTANCE_RATE, GENERATOR_CACHE_HIT, GENERATOR_SECONDS, N_SYNTHETIC_USED, N_TRAIN_TOTAL,
+    ACCEPTANCE_RATE,
+    GENERATOR_CACHE_HIT,
+    GENERATOR_SECONDS,
+    N_SYNTHETIC_USED,
+    N_TRAIN_TOTAL,
 )
 from benchmark.stages.open_run import TrackedRun
 from benchmark.stages.prepare import Experiment

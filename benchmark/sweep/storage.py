@@ -44,8 +44,10 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int, on_stale:
                           f"postgresql://user@host/db, got {url!r}")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: stable since v2.9
-            return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+            # heartbeats: stable since v2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_interval,
+                                              grace_period=grace_period,
                                               heartbeat_stale_trial_callback=on_stale,
                                               engine_kwargs={"pool_pre_ping": True})
     except Exception as error:  # SQLAlchemy and the drivers raise many types; the user needs one line
@@ -67,9 +69,11 @@ class StudyLock:
 
             self._engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
         elif url.startswith("sqlite:///"):
-            self._path = Path(url.removeprefix("sqlite:///") + f".{hashlib.sha256(study_name.encode()).hexdigest()[:12]}.lock")
+            digest = hashlib.sha256(study_name.encode()).hexdigest()[:12]
+            self._path = Path(url.removeprefix("sqlite:///") + f".{digest}.lock")
         else:
-            log.warning("no cross-worker lock for storage %s: the trial budget may overshoot by one per worker", url)
+            log.warning("no cross-worker lock for storage %s: the trial budget may overshoot by one "
+                        "per worker", url)
 
     def acquire(self) -> None:
         if self._held:

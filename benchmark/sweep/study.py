@@ -31,8 +31,8 @@ def open_study(storage, study_name: str, question: SweepQuestion, tracking_uri: 
     asked = {tags.TASK: question.task, tags.AUG: question.aug, tags.DETECTOR: question.detector,
              tags.PROFILE: question.profile}
     try:
-        study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize", sampler=sampler,
-                                    pruner=pruner)
+        study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize",
+                                    sampler=sampler, pruner=pruner)
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
     else:
@@ -46,7 +46,8 @@ def open_study(storage, study_name: str, question: SweepQuestion, tracking_uri: 
     deadline = time.monotonic() + PARENT_WAIT_SECONDS
     while "mlflow_parent_run_id" not in study.user_attrs:
         if time.monotonic() > deadline:
-            raise ConfigError(f"study {study_name!r} has no MLflow parent run; it was not made by `benchmark sweep`")
+            raise ConfigError(f"study {study_name!r} has no MLflow parent run; it was not made by "
+                              "`benchmark sweep`")
         time.sleep(0.5)
     stored = {k: study.user_attrs.get(k) for k in asked}
     if stored != asked:
@@ -58,4 +59,5 @@ def counted_trials(study) -> list:
     """The trials that use up the budget (module docstring)."""
     from optuna.trial import TrialState
 
-    return [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.FAIL or "error" in t.user_attrs]
+    return [t for t in study.get_trials(deepcopy=False)
+            if t.state != TrialState.FAIL or "error" in t.user_attrs]

@@ -2,10 +2,11 @@
 best trial's settings on the test split.
 
 Any number of workers, on one machine or many, may run the same command against one storage; each one
-loops: take the study lock, fail stale trials, count the trials (:func:`benchmark.sweep.study.counted_trials`),
-and start one more if the budget allows, releasing the lock as soon as the trial exists. When the budget
-is used but trials are still running elsewhere, the worker waits (failing any whose heartbeat goes
-stale, which frees budget for it to redo). The first worker to find every budgeted trial finished
+loops: take the study lock, fail stale trials, count the trials
+(:func:`benchmark.sweep.study.counted_trials`), and start one more if the budget allows, releasing the
+lock as soon as the trial exists. When the budget is used but trials are still running elsewhere, the
+worker waits (failing any whose heartbeat goes stale, which frees budget for it to redo). The first
+worker to find every budgeted trial finished
 claims the final step: the best trial's overrides, trained again as a child run tagged
 ``sweep.role=best`` and scored on the test split; its metrics go to the parent run as ``best.<metric>``.
 Extending a study (a larger ``--n-trials``) runs the missing trials and a new final step.
@@ -42,8 +43,9 @@ class SweepOutcome:
     best_metrics: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {"study": self.study_name, "parent_run_id": self.parent_run_id, "trials": self.trials_by_state,
-                "best_value": self.best_value, "best_params": self.best_params, "best_run_id": self.best_run_id,
+        return {"study": self.study_name, "parent_run_id": self.parent_run_id,
+                "trials": self.trials_by_state, "best_value": self.best_value,
+                "best_params": self.best_params, "best_run_id": self.best_run_id,
                 "best_metrics": self.best_metrics}
 
 
@@ -68,7 +70,8 @@ def mark_stale_run(tracking_uri: str):
             reason = "worker stopped heartbeating (killed or lost); the trial is redone"
             client.set_tag(run_id, tags.ERROR, reason)
             client.set_terminated(run_id, "FAILED")
-        log.warning("trial %d of %s went stale (its worker died); it will be redone", trial.number, study.study_name)
+        log.warning("trial %d of %s went stale (its worker died); it will be redone", trial.number,
+                    study.study_name)
 
     return on_stale
 
@@ -111,8 +114,8 @@ def run_sweep(question: SweepQuestion, n_trials: int, storage_url: str, study_na
             mine = claim not in study.user_attrs
             if mine:
                 if not any(t.state == TrialState.COMPLETE for t in counted):
-                    raise BenchmarkError(f"study {study_name!r}: no trial completed (see the error tags of its "
-                                         "FAILED trial runs in MLflow)")
+                    raise BenchmarkError(f"study {study_name!r}: no trial completed (see the error tags of "
+                                         "its FAILED trial runs in MLflow)")
                 study.set_user_attr(claim, worker)
             break
     finally:
@@ -135,8 +138,8 @@ def summarise(study, study_name: str, parent_run_id: str) -> SweepOutcome:
     return outcome
 
 
-def final_step(study, question: SweepQuestion, outcome: SweepOutcome, tracking_uri: str, experiment: str | None,
-               claim: str) -> None:
+def final_step(study, question: SweepQuestion, outcome: SweepOutcome, tracking_uri: str,
+               experiment: str | None, claim: str) -> None:
     """Re-run the best trial's settings with the test split and log the result to the parent run."""
     from mlflow.tracking import MlflowClient
 

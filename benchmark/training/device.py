@@ -20,7 +20,8 @@ def pick_device(requested: str = "auto") -> torch.device:
         device = torch.device(requested)
     except RuntimeError:
         raise ConfigError(f"--device {requested!r}: not a device; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+    if device.type == "cuda" and (not torch.cuda.is_available()
+                                  or (device.index or 0) >= torch.cuda.device_count()):
         raise ConfigError(f"--device {requested}: no such CUDA GPU is visible on this machine "
                           f"({torch.cuda.device_count()} found); use --device cpu or auto")
     if device.type not in ("cpu", "cuda"):

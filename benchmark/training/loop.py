@@ -3,8 +3,8 @@
 AdamW, linear warm-up + cosine decay per step, a validation score per epoch (lower is better: the
 detector returns e.g. MRE in mm or 1 - Dice), early stopping with best-weights restore, and a
 checkpoint (``last.pt``: model, optimiser, scheduler, RNG states, history;
-:mod:`benchmark.training.checkpoint`) written every ``checkpoint_every`` epochs so that an interrupted run can resume from where it stopped and end with
-the same result as an uninterrupted one on the CPU.
+:mod:`benchmark.training.checkpoint`) written every ``checkpoint_every`` epochs so that an interrupted
+run can resume from where it stopped and end with the same result as an uninterrupted one on the CPU.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from typing import Literal
 from benchmark.checks import is_integer, is_number
 from benchmark.errors import ConfigError
 
-
 AmpMode = Literal["auto", "bf16", "off"]  # bf16 autocast on a GPU: auto and bf16 turn it on, off does not
 
 @dataclass(frozen=True)
