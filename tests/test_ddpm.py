@@ -179,7 +179,8 @@ def test_ddim_reproduces_the_one_image_a_model_was_trained_on():
 def test_landmarks_closer_than_the_heatmap_resolves_may_share_a_peak():
     """A fifth landmark 2.5 px from a corner of the square (sigma 1): a generated heatmap that renders the
     pair as one blob is read with both on it, since the pair lies within 2 sigma + 1 px in training; a reader
-    that only lets pairs within ``merge_distance`` 1 px share a peak rejects it."""
+    that only lets pairs within ``merge_distance`` 1 px share a peak rejects it, and so does one that lets no
+    peak be short (``merge_tolerance`` 0)."""
     train = dot_set()
     rng = np.random.default_rng(1)
     offset = np.array([2.5, 0.0]) + rng.normal(0, 0.1, (len(train), 2))
@@ -194,6 +195,8 @@ def test_landmarks_closer_than_the_heatmap_resolves_may_share_a_peak():
     strict = decode_two_channel(samples, train, DDPMSettings(heatmap_sigma=1.0, merge_distance=1.0))
     assert not any(strict.quality["accepted"])
     assert all(r.startswith("missing landmarks") for r in strict.quality["reason"])
+    no_sharing = decode_two_channel(samples, train, DDPMSettings(heatmap_sigma=1.0, merge_tolerance=0))
+    assert all(r.startswith("too few peaks") for r in no_sharing.quality["reason"])
 
 
 def test_grid_scale_rounds_each_side_to_a_multiple_the_network_needs():

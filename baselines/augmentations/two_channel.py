@@ -67,10 +67,10 @@ class TwoChannelSettings(GeneratorSettings):
     :class:`~benchmark.augmentation.GeneratorSettings`), the generator grid ``image_size`` (``None``: the
     working size times ``grid_scale``, see :meth:`grid`), the heatmap std, and the label
     reader (``peak_threshold`` relative to the heatmap maximum, ``peak_noise_std`` pixels,
-    ``extra_peak_tolerance`` peaks beyond K, ``shape_quantile`` the Hotelling quantile above which a shape
-    is implausible, ``merge_distance`` generator pixels: how close two landmarks must come in some
-    training shape to be allowed to share one peak; ``None``: ``2 heatmap_sigma + peak_noise_std``, see
-    :func:`fit_reader`)."""
+    ``extra_peak_tolerance`` peaks beyond K, ``merge_tolerance`` peaks short of K that landmarks may make up
+    by sharing peaks, ``shape_quantile`` the Hotelling quantile above which a shape is implausible,
+    ``merge_distance`` generator pixels: how close two landmarks must come in some training shape to be
+    allowed to share one peak; ``None``: ``2 heatmap_sigma + peak_noise_std``, see :func:`fit_reader`)."""
 
     method: ClassVar[str] = "two-channel generator"
 
@@ -81,6 +81,7 @@ class TwoChannelSettings(GeneratorSettings):
     peak_threshold: float = 0.3
     peak_noise_std: float = 1.0
     extra_peak_tolerance: int = 0
+    merge_tolerance: int = 3
     shape_quantile: float = 0.999
     merge_distance: float | None = None
 
@@ -99,9 +100,9 @@ class TwoChannelSettings(GeneratorSettings):
         if self.heatmap_sigma <= 0:
             raise ConfigError(f"{what}: heatmap_sigma must be > 0, got {self.heatmap_sigma}")
         if not 0 < self.peak_threshold < 1 or not 0 < self.shape_quantile < 1 \
-                or self.extra_peak_tolerance < 0:
+                or self.extra_peak_tolerance < 0 or self.merge_tolerance < 0:
             raise ConfigError(f"{what}: peak_threshold and shape_quantile must be in (0, 1), "
-                              "extra_peak_tolerance >= 0")
+                              "extra_peak_tolerance and merge_tolerance >= 0")
         if not self.peak_noise_std > 0:
             raise ConfigError(f"{what}: peak_noise_std must be > 0 pixels, got {self.peak_noise_std}")
         if self.merge_distance is not None and not self.merge_distance > 0:
@@ -281,7 +282,8 @@ def fit_reader(train: ImageSet, size: tuple[int, int], settings: TwoChannelSetti
     if merge_distance is None:
         merge_distance = 2 * s.heatmap_sigma + s.peak_noise_std
     reader = HeatmapLabelReader(threshold=s.peak_threshold, extra_peak_tolerance=extra,
-                                peak_noise_std=s.peak_noise_std, merge_distance=merge_distance,
+                                merge_tolerance=s.merge_tolerance, peak_noise_std=s.peak_noise_std,
+                                merge_distance=merge_distance,
                                 shape_model=ShapeModel(quantile=s.shape_quantile, noise_std=s.peak_noise_std))
     return reader.fit(rescale_points(train.landmarks, train.image_size, size), size)
 
