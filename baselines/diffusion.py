@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Literal, get_args
+from typing import Callable, Collection, Literal, get_args
 
 import numpy as np
 import torch
@@ -249,12 +249,16 @@ def train_diffusion(
     condition: torch.Tensor | None = None,
     desc: str = "diffusion training",
     progress: bool | None = None,
+    checkpoints: Collection[int] = (),
+    on_checkpoint: Callable[[int], None] | None = None,
 ) -> TrainingReport:
     """Fit ``model`` to ``data`` (N, C, H, W) in [-1, 1] for ``recipe.steps`` AdamW steps of
     :func:`diffusion_loss`; ``condition`` (N, C', H, W) is paired with ``data`` row by row. Batches,
     timesteps and noise are drawn from ``generator`` (on the CPU, so a seed gives the same draws on every
     device); bf16 autocast on a GPU when ``amp`` allows it. With EMA the model ends holding the shadow
-    weights. ``progress``: a tqdm bar (``None``: only on a terminal)."""
+    weights. ``progress``: a tqdm bar (``None``: only on a terminal). After each optimiser step ``k`` in
+    ``checkpoints``, ``on_checkpoint(k)`` is called with the model in eval mode holding the weights it
+    would end with (the EMA shadow) at that step; training then goes on exactly as without it."""
     model.to(device).train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -286,10 +290,27 @@ def train_diffusion(
         if ema is not None:
             ema.step(model.parameters())
         losses.append(loss.detach())  # read on the host once, after the loop (no sync per step)
+        if on_checkpoint is not None and len(losses) in checkpoints:
+            _call_with_final_weights(model, ema, lambda: on_checkpoint(len(losses)))
     if ema is not None:
         ema.copy_to(model.parameters())
     return TrainingReport(losses=torch.stack(losses).cpu().tolist() if losses else [],
                           seconds=time.perf_counter() - started)
+
+
+def _call_with_final_weights(model: torch.nn.Module, ema: EMAModel | None, call: Callable[[], None]) -> None:
+    """``call()`` with ``model`` in eval mode and holding the EMA shadow weights, then back to training with
+    its own weights."""
+    if ema is not None:
+        ema.store(model.parameters())
+        ema.copy_to(model.parameters())
+    model.eval()
+    try:
+        call()
+    finally:
+        if ema is not None:
+            ema.restore(model.parameters())
+        model.train()
 
 
 def reference_loss(data: torch.Tensor, recipe: DiffusionRecipe,

@@ -200,6 +200,9 @@ def _add_readback(commands, shared: dict[str, argparse.ArgumentParser]) -> None:
                           help="unconditional samples of stage (c) (default: the run's number)")
     readback.add_argument("--held-out", type=int, default=30,
                           help="test images of stage (a) (default: %(default)s)")
+    readback.add_argument("--checkpoints", type=int, nargs="+", default=[], metavar="STEP",
+                          help="also sample stage (c) after these optimiser steps of the same fit (ddpm; "
+                               "each below train_steps)")
     _json_option(readback)
 
 
@@ -443,11 +446,23 @@ def command_readback(args: argparse.Namespace) -> None:
     total = getattr(generator.settings, "num_train_timesteps", None)
     if total is not None and max(args.timesteps) >= total:
         raise ConfigError(f"readback: --timesteps must be below the generator's T = {total}")
+    check_checkpoints(args.checkpoints, generator)
     held_out = data.test.subset(list(range(min(args.held_out, len(data.test)))))
     rows = staged_readback(generator, data.train, held_out, int(config["seed"]), pick_device(args.device),
-                           tuple(args.timesteps), args.ddim_steps, args.samples)
+                           tuple(args.timesteps), args.ddim_steps, args.samples, tuple(args.checkpoints))
     print(json.dumps({"task": args.task, "aug": args.aug, "n_train": len(data.train), "rows": rows})
           if args.json else format_rows(rows))
+
+
+def check_checkpoints(checkpoints: list[int], generator) -> None:
+    """``readback --checkpoints``: a diffusion generator's fit, steps in [1, train_steps)."""
+    if not checkpoints:
+        return
+    steps = getattr(generator.settings, "train_steps", None)
+    if not hasattr(generator, "denoise") or steps is None:
+        raise ConfigError(f"readback: --checkpoints needs a diffusion generator, not {generator.name!r}")
+    if min(checkpoints) < 1 or max(checkpoints) >= steps:
+        raise ConfigError(f"readback: --checkpoints must lie in [1, {steps}) (train_steps {steps})")
 
 
 class AblationFailed(BenchmarkError):

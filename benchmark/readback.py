@@ -12,7 +12,10 @@ label-channel peak counts and the nearest-training SSIM:
   (``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps``) and denoised by the fitted model, once as the
   one-step ``x0`` estimate and once by DDIM in ``steps`` calls: whether the model restores labels it is
   shown;
-* **(c) unconditional**: samples from the fitted generator, as a run makes them.
+* **(c) unconditional**: samples from the fitted generator, as a run makes them; with ``checkpoints``
+  (diffusion generators) also after each of those optimiser steps of the same fit, from the weights the
+  fit would end with there (its EMA), so one fit gives acceptance against training length. The learning
+  rate schedule spans the whole fit (``train_steps``), so a cosine decay is mid-way at a checkpoint.
 
 ``benchmark readback --task hand --aug ddpm [--train-size 10] [--set augmentations.ddpm.train_steps=...]``
 prints one table (``--json``: one JSON object).
@@ -62,6 +65,7 @@ def staged_readback(
     timesteps: tuple[int, ...] = (100, 300, 500),
     ddim_steps: int = 10,
     n_unconditional: int | None = None,
+    checkpoints: tuple[int, ...] = (),
 ) -> list[dict[str, Any]]:
     """The rows of the module docstring's three stages for a two-channel generator ``augmentation``."""
     from baselines.augmentations.two_channel import encode_two_channel
@@ -72,11 +76,24 @@ def staged_readback(
         _stage("(a) perfect, held-out", encode_two_channel(held_out, size, s.heatmap_sigma), train, s, 0.0)
     ]
     data = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))
+    n = n_unconditional or s.n_to_generate(len(train))
+    curve: list[dict[str, Any]] = []
+
+    def unconditional_at(step: int) -> None:
+        begun = time.perf_counter()
+        samples = augmentation.sample(n, seed, device)
+        seconds = time.perf_counter() - begun
+        curve.append(_stage(f"(c) unconditional, step {step}", samples, train, s, seconds))
+
     started = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        augmentation.fit(data, seed, device)
-    rows.append({"stage": "fit", "n": len(data), "seconds": time.perf_counter() - started})
+        if checkpoints:
+            augmentation.fit(data, seed, device, checkpoints=checkpoints, on_checkpoint=unconditional_at)
+        else:
+            augmentation.fit(data, seed, device)
+    seconds = time.perf_counter() - started - sum(row["seconds"] for row in curve)
+    rows.append({"stage": "fit", "n": len(data), "seconds": seconds})
     if hasattr(augmentation, "denoise"):
         total = augmentation.settings.num_train_timesteps
         for t in timesteps:
@@ -84,10 +101,9 @@ def staged_readback(
                 started = time.perf_counter()
                 restored = augmentation.denoise(data, (t + 1) / total, steps, seed + t, device)
                 rows.append(_stage(f"(b) t={t}, {label}", restored, train, s, time.perf_counter() - started))
-    n = n_unconditional or s.n_to_generate(len(train))
     started = time.perf_counter()
     samples = augmentation.sample(n, seed, device)
-    rows.append(_stage("(c) unconditional", samples, train, s, time.perf_counter() - started))
+    rows += [*curve, _stage("(c) unconditional", samples, train, s, time.perf_counter() - started)]
     return rows
 
 

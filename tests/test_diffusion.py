@@ -161,6 +161,31 @@ def test_ema_training_ends_on_the_shadow_weights_and_is_seeded():
     assert not torch.allclose(raw, shadow)
 
 
+def test_a_checkpoint_sees_the_weights_a_shorter_fit_ends_with_and_leaves_training_unchanged():
+    data = torch.rand(4, 1, 8, 8) * 2 - 1
+    seen: dict[int, tuple[torch.Tensor, bool]] = {}
+
+    def trained(steps: int, checkpoints: tuple[int, ...] = ()) -> tuple[torch.nn.Module, torch.Tensor]:
+        torch.manual_seed(0)
+        model = build_unet((8, 8), 1, 1, (8, 8), 1, 0)
+
+        def look(step: int) -> None:
+            seen[step] = (torch.cat([p.detach().flatten() for p in model.parameters()]), model.training)
+
+        train_diffusion(model, data, DiffusionRecipe(steps, 2, lr=1e-2, warmup_steps=2, ema_decay=0.9),
+                        torch.Generator().manual_seed(0), CPU, progress=False, checkpoints=checkpoints,
+                        on_checkpoint=look)
+        return model, torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    _, with_checkpoints = trained(6, (3,))
+    _, plain = trained(6)
+    _, three_steps = trained(3)
+    assert torch.equal(with_checkpoints, plain)  # sampling at a checkpoint leaves the fit as it was
+    assert list(seen) == [3] and torch.equal(seen[3][0], three_steps)  # the EMA a 3-step fit ends with
+    assert seen[3][1] is False  # in eval mode
+    assert not torch.equal(seen[3][0], plain)
+
+
 def test_conditioned_sampling_sees_the_condition():
     torch.manual_seed(0)
     model = build_unet((8, 8), 2, 1, (8, 8), 1, 0)

@@ -60,6 +60,7 @@ def test_a_fitted_model_reads_back_at_every_stage():
         device=torch.device("cpu"),
         timesteps=(100, 300),
         ddim_steps=5,
+        checkpoints=(150,),
     )
     stages = {row["stage"]: row for row in rows}
     assert list(stages) == [
@@ -69,6 +70,7 @@ def test_a_fitted_model_reads_back_at_every_stage():
         "(b) t=100, DDIM 5",
         "(b) t=300, x0 estimate",
         "(b) t=300, DDIM 5",
+        "(c) unconditional, step 150",
         "(c) unconditional",
     ]
     assert stages["(a) perfect, held-out"]["acceptance"] == 1.0
@@ -106,6 +108,8 @@ def test_the_command_prints_the_stages_and_rejects_what_it_cannot_read(capsys):
         (("--aug", "classic"), "not a two-channel generator"),
         (("--aug", "ddpm", "--timesteps", "1000"), "below the generator's T = 1000"),
         (("--aug", "shape-dpm"), "Did you mean 'shape-ddpm'"),
+        (("--aug", "vae", "--checkpoints", "2"), "--checkpoints needs a diffusion generator, not 'vae'"),
+        (("--aug", "ddpm", "--checkpoints", "4"), "--checkpoints must lie in [1, 4)"),
     ):
         code, _, err = run_cli(capsys, "readback", "--task", "hand", "--profile", "smoke", *args)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err

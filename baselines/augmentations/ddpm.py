@@ -18,7 +18,7 @@ are never trained on, because composition only uses accepted ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar, Collection
 
 import numpy as np
 import torch
@@ -71,13 +71,18 @@ class DDPMAugmentation(TwoChannelGenerator):
         """The diffusion recipe with the label channel weighted ``label_weight`` against 1 for the image."""
         return self.settings.recipe((1.0, self.settings.label_weight))
 
-    def fit(self, data: torch.Tensor, seed: int, device: torch.device) -> dict[str, float]:
+    def fit(self, data: torch.Tensor, seed: int, device: torch.device, checkpoints: Collection[int] = (),
+            on_checkpoint: Callable[[int], None] | None = None) -> dict[str, float]:
+        """Train the U-Net on ``data``; after each step in ``checkpoints`` the generator can :meth:`sample`
+        as it would at the end, inside ``on_checkpoint(step)`` (see
+        :func:`~baselines.diffusion.train_diffusion`)."""
         s = self.settings
         self.shape = tuple(data.shape[1:])
         self.model = self.network(self.shape[1:])
         self.scheduler = scheduler_for(s.recipe())
         report = train_diffusion(self.model, data, self.training_recipe(),
-                                 torch.Generator().manual_seed(seed), device, s.amp, desc="ddpm training")
+                                 torch.Generator().manual_seed(seed), device, s.amp, desc="ddpm training",
+                                 checkpoints=checkpoints, on_checkpoint=on_checkpoint)
         return {"generator_final_loss": float(np.mean(report.losses[-max(1, len(report.losses) // 10):]))}
 
     def networks(self) -> list[torch.nn.Module]:
