@@ -78,14 +78,15 @@ def staged_readback(
     data = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))
     n = n_unconditional or s.n_to_generate(len(train))
     curve: list[dict[str, Any]] = []
-    spent_reading = [0.0]  # the checkpoints' sampling and reading, not part of the fit's time
+    spent_reading = 0.0  # the checkpoints' sampling and reading, not part of the fit's time
 
     def unconditional_at(step: int) -> None:
+        nonlocal spent_reading
         begun = time.perf_counter()
         samples = augmentation.sample(n, seed, device)
         seconds = time.perf_counter() - begun
         curve.append(_stage(f"(c) unconditional, step {step}", samples, train, s, seconds))
-        spent_reading[0] += time.perf_counter() - begun
+        spent_reading += time.perf_counter() - begun
 
     started = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
@@ -94,7 +95,7 @@ def staged_readback(
             augmentation.fit(data, seed, device, checkpoints=checkpoints, on_checkpoint=unconditional_at)
         else:
             augmentation.fit(data, seed, device)
-    rows.append({"stage": "fit", "n": len(data), "seconds": time.perf_counter() - started - spent_reading[0]})
+    rows.append({"stage": "fit", "n": len(data), "seconds": time.perf_counter() - started - spent_reading})
     if hasattr(augmentation, "denoise"):
         total = augmentation.settings.num_train_timesteps
         for t in timesteps:
