@@ -178,7 +178,9 @@ def _add_leaderboard(commands, shared: dict[str, argparse.ArgumentParser]) -> No
                                 parents=[shared["task"], shared["store"]])
     board.add_argument("--profile", default="default",
                        help="profile whose runs are ranked (default: default)")
-    board.add_argument("--baseline", default="none", help="augmentation tested against (default: none)")
+    board.add_argument("--baseline", default="none",
+                       help="augmentation every row is tested against, except a composed T+G row, which is "
+                            "tested against T (default: none)")
     board.add_argument("--experiment", help="only runs of this MLflow experiment (default: all)")
     board.add_argument("--out", default="leaderboards", help="output folder (default: %(default)s)")
     board.add_argument("--no-figures", action="store_true", help="tables only")

@@ -1,5 +1,6 @@
-"""Leaderboards from the tracking store: Holm correction, paired tests, aggregation, which runs count, the
-written tables and figures, and ablation grids that resume and render their table."""
+"""Leaderboards from the tracking store: Holm correction, paired tests, each row's baseline and its Holm
+family, aggregation, which runs count, the written tables and figures (the learning curve included), and
+ablation grids that resume and render their table."""
 
 import logging
 import math
@@ -17,7 +18,8 @@ from benchmark.config import resolve_config, variant_digest
 from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.leaderboard import collect
 from benchmark.leaderboard.build import build_leaderboard
-from benchmark.leaderboard.stats import aggregate, holm, paired_tests, wilcoxon_p
+from benchmark.leaderboard.figures import size_axis
+from benchmark.leaderboard.stats import aggregate, holm, paired_tests, row_baseline, wilcoxon_p
 from benchmark.tracking import TrackingError, open_experiment
 from tests.cli_helpers import run_cli
 
@@ -70,8 +72,9 @@ def test_paired_tests_pair_shared_seeds_and_images_and_average_over_seeds():
 
 def log_run(client: MlflowClient, experiment_id: str, aug: str, seed: int, errors: np.ndarray, *,
             profile: str = "smoke", variant: str | None = None, parent: str | None = None,
-            train_size: str = "all", tmp: Path) -> str:
-    """A finished hand run with per-image, per-landmark ``errors`` (N, K) in its predictions.csv."""
+            train_size: str = "all", n_train: int | None = None, tmp: Path) -> str:
+    """A finished hand run with per-image, per-landmark ``errors`` (N, K) in its predictions.csv and, if
+    given, its number of training images ``n_train`` as the param runs log."""
     tags = {"task": "hand", "aug": aug, "detector": "heatmap", "profile": profile, "seed": str(seed),
             "fold": "1", "train_size": train_size,
             "variant": variant or variant_digest(resolve_config(profile, "hand", aug, "heatmap"))}
@@ -80,6 +83,8 @@ def log_run(client: MlflowClient, experiment_id: str, aug: str, seed: int, error
     run = client.create_run(experiment_id, tags=tags)
     run_id = run.info.run_id
     client.log_param(run_id, "fold", 1)
+    if n_train is not None:
+        client.log_param(run_id, collect.N_TRAIN, n_train)
     metrics = {"mre_mm": errors.mean(), "sdr_2mm": 100 * (errors <= 2).mean(),
                "sdr_4mm": 100 * (errors <= 4).mean()}
     client.log_batch(run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()])
@@ -92,14 +97,18 @@ def log_run(client: MlflowClient, experiment_id: str, aug: str, seed: int, error
     return run_id
 
 
+def hand_store(folder: Path) -> tuple[str, str, MlflowClient]:
+    """A new SQLite store in ``folder`` with a `hand` experiment: its uri, the experiment's id, a client."""
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    return uri, open_experiment(uri, "hand"), MlflowClient(uri)
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """Three seeds of `none` and of `ddpm` (ddpm 1 mm better on every image), plus runs that must not
     count: another profile's, a non-default variant, a sweep trial (child run) and an unfinished run."""
     tmp = tmp_path_factory.mktemp("store")
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    experiment_id = open_experiment(uri, "hand")
-    client = MlflowClient(uri)
+    uri, experiment_id, client = hand_store(tmp)
     rng = np.random.default_rng(0)
     base = rng.uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
     ids = {}
@@ -125,6 +134,9 @@ def test_leaderboard_ranks_only_default_finished_top_level_runs(store, tmp_path)
     assert table.loc["ddpm", "p_holm"] < 0.01 and math.isnan(table.loc["none", "p_holm"])
     names = {p.name for p in board.paths}
     assert {"hand.md", "hand.csv", "hand.tex", "hand_sdr.png", "hand_landmark_errors.png"} <= names
+    # one training-set size: no learning curve
+    assert "hand_learning_curve.png" not in names
+    assert not (tmp_path / "figures" / "hand_learning_curve.png").exists()
     text = (tmp_path / "hand.md").read_text()
     assert "| 1 | all | heatmap | ddpm | 3 | **" in text and "SDR 2 mm (%)" in text
     assert "\\toprule" in (tmp_path / "hand.tex").read_text()
@@ -146,6 +158,106 @@ def test_leaderboard_cli_prints_the_table_and_fails_cleanly_without_runs(store, 
 def test_leaderboard_with_no_store_is_one_clear_error(tmp_path):
     with pytest.raises(BenchmarkError, match="no finished"):
         build_leaderboard(f"sqlite:///{tmp_path / 'empty.db'}", "hand", tmp_path)
+
+
+# --- per-row baselines and the learning curve ------------------------------------------------------------
+
+N_FULL = 40  # training images of the full-size runs
+# mean per-image shift of each aug from `none` (mm); `classic` has no runs at 10 images
+SHIFTS = {"all": {"none": 0.0, "classic": -0.8, "ddpm": -0.3, "classic+ddpm": -1.0, "classic+gan": -0.9},
+          "10": {"none": 0.0, "ddpm": -0.3, "classic+ddpm": -1.0}}
+
+
+@pytest.fixture(scope="module")
+def composed_store(tmp_path_factory):
+    """Two seeds of each aug of :data:`SHIFTS` at 10 training images and at full size, each image shifted
+    by its own draw around the aug's shift (so that composed rows differ from classic in both
+    directions); returns the store and each run's per-image values (mean error over landmarks)."""
+    tmp = tmp_path_factory.mktemp("composed")
+    uri, experiment_id, client = hand_store(tmp)
+    rng = np.random.default_rng(7)
+    base = rng.uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
+    per_image = {}
+    for size, shifts in SHIFTS.items():
+        for aug, shift in shifts.items():
+            for seed in (0, 1):
+                errors = base + rng.normal(shift, 0.4, size=(N_IMAGES, 1)) + rng.normal(0, 0.05, base.shape)
+                log_run(client, experiment_id, aug, seed, errors, train_size=size,
+                        n_train=N_FULL if size == "all" else int(size), tmp=tmp)
+                per_image[(size, aug, seed)] = errors.mean(axis=1)
+    return uri, per_image
+
+
+def seed_mean(per_image: dict, size: str, aug: str) -> np.ndarray:
+    return (per_image[(size, aug, 0)] + per_image[(size, aug, 1)]) / 2
+
+
+def test_row_baseline_is_the_transform_of_a_composed_row_else_the_baseline():
+    assert row_baseline("classic+ddpm") == "classic" and row_baseline("classic+ddpm", "gan") == "classic"
+    assert row_baseline("ddpm") == "none" and row_baseline("classic") == "none"
+    assert row_baseline("none") is None and row_baseline("classic", "classic") is None
+    assert row_baseline("none", "classic") == "classic"
+
+
+def test_a_composed_row_is_tested_against_classic_on_the_paired_images(composed_store, tmp_path):
+    from scipy.stats import wilcoxon
+
+    uri, per_image = composed_store
+    board = build_leaderboard(uri, "hand", tmp_path, profile="smoke", with_figures=False)
+    tests = board.tests.set_index(["train_size", "aug"])
+    assert tests.loc[("all", "classic+ddpm"), "baseline"] == "classic"
+    assert tests.loc[("all", "ddpm"), "baseline"] == tests.loc[("all", "classic"), "baseline"] == "none"
+    composed = seed_mean(per_image, "all", "classic+ddpm")
+    against_classic = wilcoxon(composed - seed_mean(per_image, "all", "classic")).pvalue
+    against_none = wilcoxon(composed - seed_mean(per_image, "all", "none")).pvalue
+    assert against_classic != pytest.approx(against_none)  # the check below can tell the baselines apart
+    assert tests.loc[("all", "classic+ddpm"), "p"] == pytest.approx(against_classic)
+    table = board.table.set_index(["train_size", "aug"])
+    assert table.loc[("all", "classic+ddpm"), "baseline"] == "classic"
+    assert pd.isna(table.loc[("all", "none"), "baseline"])
+
+
+def test_holm_corrects_within_each_baseline_family(composed_store, tmp_path):
+    uri, _ = composed_store
+    tests = build_leaderboard(uri, "hand", tmp_path, profile="smoke", with_figures=False).tests
+    full = tests[tests["train_size"] == "all"].set_index("aug")
+    for family in (["classic", "ddpm"], ["classic+ddpm", "classic+gan"]):  # against none; against classic
+        low, high = sorted(family, key=lambda aug: full.loc[aug, "p"])
+        first = min(1.0, 2 * full.loc[low, "p"])  # m = 2 in each family, not 4 in the group
+        assert full.loc[low, "p_holm"] == pytest.approx(first)
+        assert full.loc[high, "p_holm"] == pytest.approx(max(first, full.loc[high, "p"]))
+    small = tests[tests["train_size"] == "10"].set_index("aug")
+    assert small.loc["ddpm", "p_holm"] == pytest.approx(small.loc["ddpm", "p"])  # alone in its family
+
+
+def test_a_row_whose_baseline_has_no_runs_gets_no_p(composed_store, tmp_path):
+    uri, _ = composed_store
+    board = build_leaderboard(uri, "hand", tmp_path, profile="smoke", with_figures=False)
+    assert not ((board.tests["train_size"] == "10") & (board.tests["aug"] == "classic+ddpm")).any()
+    row = board.table.set_index(["train_size", "aug"]).loc[("10", "classic+ddpm")]
+    assert row["baseline"] == "classic" and pd.isna(row["p_holm"])
+    lines = (tmp_path / "hand.md").read_text().splitlines()
+    composed = [line for line in lines if line.startswith("| ") and "| 10 | heatmap | classic+ddpm |" in line]
+    assert len(composed) == 1 and composed[0].endswith("| classic | – |")
+    assert any("| all | heatmap | classic+ddpm |" in line and "| classic | " in line and "– |" not in line
+               for line in lines)
+    assert "& baseline & p (Holm) \\\\" in (tmp_path / "hand.tex").read_text()
+
+
+def test_learning_curve_is_drawn_when_an_arm_ran_at_two_sizes(composed_store, tmp_path):
+    uri, _ = composed_store
+    board = build_leaderboard(uri, "hand", tmp_path, profile="smoke")
+    curve = tmp_path / "figures" / "hand_learning_curve.png"
+    assert curve in board.paths and curve.stat().st_size > 0
+    assert "![hand_learning_curve](figures/hand_learning_curve.png)" in (tmp_path / "hand.md").read_text()
+
+
+def test_size_axis_places_full_size_at_its_logged_number_of_images():
+    sizes = pd.Series(["10", "all", "50", "all"])
+    x, ticks = size_axis(sizes, pd.Series([10.0, 180.0, 50.0, 182.0]))
+    assert x.tolist() == [10.0, 181.0, 50.0, 181.0] and ticks == {10.0: "10", 50.0: "50", 181.0: "181 (all)"}
+    x, ticks = size_axis(sizes, pd.Series([np.nan] * 4))
+    assert x.tolist() == [10.0, 100.0, 50.0, 100.0] and ticks[100.0] == "all"
 
 
 # --- ablations ---------------------------------------------------------------------------------------------
@@ -243,9 +355,7 @@ def test_a_moved_sqlite_store_still_finds_its_artifacts(tmp_path):
 
     original = tmp_path / "original"
     original.mkdir()
-    uri = f"sqlite:///{original / 'mlflow.db'}"
-    client = MlflowClient(uri)
-    experiment_id = open_experiment(uri, "hand")
+    uri, experiment_id, client = hand_store(original)
     errors = np.full((N_IMAGES, N_LANDMARKS), 3.0)
     for seed in range(2):
         log_run(client, experiment_id, "none", seed, errors, tmp=original)
@@ -258,9 +368,7 @@ def test_a_moved_sqlite_store_still_finds_its_artifacts(tmp_path):
 def test_sqlite_reader_returns_what_mlflow_search_returns(tmp_path):
     """The SQL reader of a sqlite:/// store and mlflow.search_runs give the same frame: tag filters, NaN
     metrics, deleted runs and deleted experiments included."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = MlflowClient(uri)
-    experiment_id = open_experiment(uri, "hand")
+    uri, experiment_id, client = hand_store(tmp_path)
     errors = np.full((N_IMAGES, N_LANDMARKS), 3.0)
     kept = [log_run(client, experiment_id, aug, seed, errors, tmp=tmp_path)
             for aug in ("none", "ddpm") for seed in (0, 1)]
@@ -304,9 +412,7 @@ def test_box_statistics_match_matplotlib_boxplot_stats():
 
 
 def test_equal_means_share_a_rank(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    experiment_id = open_experiment(uri, "hand")
-    client = MlflowClient(uri)
+    uri, experiment_id, client = hand_store(tmp_path)
     errors = np.random.default_rng(1).uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
     for aug, shift in (("none", 0.0), ("gan", 0.0), ("classic", -1.0)):
         log_run(client, experiment_id, aug, 0, errors + shift, tmp=tmp_path)

@@ -1,10 +1,11 @@
 """``benchmark leaderboard``: tables and figures of one task from the tracking store alone.
 
 Writes ``<out>/<task>.md``, ``<task>.csv`` and ``<task>.tex`` and, unless ``figures=False``, seaborn
-figures ``<out>/figures/<task>_*.png``. Rows are (detector, train_size, aug) over the leaderboard runs of
+figures ``<out>/figures/<task>_*.png`` (the learning curve only where some augmentation ran at two
+training-set sizes). Rows are (detector, train_size, aug) over the leaderboard runs of
 :func:`benchmark.leaderboard.collect.leaderboard_runs`, ranked within each (detector, train_size) group by
 the primary metric (MRE for landmark tasks, Dice for segmentation); see
-:mod:`benchmark.leaderboard.stats` for the aggregation and the paired test.
+:mod:`benchmark.leaderboard.stats` for the aggregation, each row's baseline and the paired test.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import pandas as pd
 
 from benchmark.errors import BenchmarkError
 from benchmark.leaderboard import figures
-from benchmark.leaderboard.collect import leaderboard_runs, read_instances
+from benchmark.leaderboard.collect import N_TRAIN, leaderboard_runs, read_instances
 from benchmark.leaderboard.render import display_rows, latex, markdown
-from benchmark.leaderboard.stats import aggregate, paired_tests
+from benchmark.leaderboard.stats import aggregate, paired_tests, row_baseline
 from benchmark.record import tags
 from benchmark.record.metrics import (
     GENERATOR_METRICS,
@@ -51,6 +52,30 @@ def metric_columns(runs: pd.DataFrame) -> tuple[str, list[MetricSpec]]:
     return kind, list(KIND_METRICS[kind])
 
 
+def write_figures(runs: pd.DataFrame, instances: pd.DataFrame, landmarks: bool, ranked: MetricSpec,
+                  figure_dir: Path, task: str) -> list[Path]:
+    """The task's figures in ``figure_dir`` from its ``runs`` and their per-instance results (column
+    ``run``: the run's row in ``runs``): SDR curves and per-landmark error boxes (``landmarks``) or Dice
+    distributions, and the learning curve of the ``ranked`` metric where some augmentation ran at two
+    training-set sizes."""
+    figure_dir.mkdir(parents=True, exist_ok=True)
+    for column in ("train_size", "aug"):
+        labels = pd.Categorical(runs[column].astype(str))
+        instances[column] = pd.Categorical.from_codes(labels.codes[instances["run"].to_numpy()],
+                                                      labels.categories)
+    if landmarks:
+        paths = [figures.sdr_curve(instances, figure_dir / f"{task}_sdr.png"),
+                 figures.landmark_boxes(instances, figure_dir / f"{task}_landmark_errors.png")]
+    else:
+        paths = [figures.dice_distribution(instances, figure_dir / f"{task}_dice.png")]
+    points = pd.DataFrame({"detector": runs[tags.DETECTOR], "aug": runs[tags.AUG],
+                           "train_size": runs[tags.TRAIN_SIZE],
+                           "n_train": pd.to_numeric(runs[f"param.{N_TRAIN}"], errors="coerce"),
+                           ranked.label: runs[f"metrics.{ranked.name}"]})
+    curve = figures.learning_curve(points, ranked.label, figure_dir / f"{task}_learning_curve.png")
+    return paths if curve is None else [*paths, curve]
+
+
 def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str = "default",
                       baseline: str = "none", experiment: str | None = None,
                       with_figures: bool = True) -> Leaderboard:
@@ -73,9 +98,9 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
 
     table = aggregate(runs, [c.name for c in columns])
     tests = paired_tests(runs, per_image, baseline)
+    table["baseline"] = [row_baseline(aug, baseline) for aug in table["aug"]]
     table = table.merge(tests[["detector", "train_size", "aug", "p_holm"]], how="left",
                         on=["detector", "train_size", "aug"])
-    table["baseline"] = baseline
     table["_size"] = table["train_size"].map(tags.train_size_order)
     lower_is_better = not ranked.higher_is_better
     table = table.sort_values(["detector", "_size", f"{ranked.name}_mean"],
@@ -88,23 +113,15 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = display_rows(table, columns, ranked)
     caption = (f"{task}: {len(runs)} runs of the {profile} profile from the tracking store; mean ± SD over "
-               f"seeds and folds; p = Holm-adjusted two-sided Wilcoxon signed-rank test against `{baseline}` "
+               f"seeds and folds; p (Holm) = two-sided Wilcoxon signed-rank test against the row's baseline "
+               f"(for a composed transform+generator row the transform alone, e.g. `classic` for "
+               f"`classic+ddpm`; `{baseline}` otherwise) "
                f"on per-image {'MRE' if landmarks else 'Dice'} (averaged over the seeds both ran), "
-               f"* p < 0.05.")
+               f"Holm-adjusted within each (detector, train size, baseline) family; * p < 0.05; "
+               f"– the baseline has no runs to pair with in the group.")
     paths = [out_dir / f"{task}.md", out_dir / f"{task}.csv", out_dir / f"{task}.tex"]
-    figure_paths: list[Path] = []
-    if with_figures:
-        figure_dir = out_dir / "figures"
-        figure_dir.mkdir(exist_ok=True)
-        for column in ("train_size", "aug"):
-            labels = pd.Categorical(runs[column].astype(str))
-            instances[column] = pd.Categorical.from_codes(labels.codes[instances["run"].to_numpy()],
-                                                          labels.categories)
-        if landmarks:
-            figure_paths = [figures.sdr_curve(instances, figure_dir / f"{task}_sdr.png"),
-                            figures.landmark_boxes(instances, figure_dir / f"{task}_landmark_errors.png")]
-        else:
-            figure_paths = [figures.dice_distribution(instances, figure_dir / f"{task}_dice.png")]
+    figure_paths = (write_figures(runs, instances, landmarks, ranked, out_dir / "figures", task)
+                    if with_figures else [])
     body = [f"# Leaderboard: {task}", "", caption, "", markdown(rows)]
     body += [f"![{p.stem}](figures/{p.name})" for p in figure_paths]
     paths[0].write_text("\n".join(body) + "\n")

@@ -26,7 +26,8 @@ from benchmark.record.predictions import read_predictions
 from benchmark.record.tags import AUG, COLUMNS, DETECTOR, FOLD, PARENT_RUN, PROFILE, TASK, VARIANT
 from benchmark.tracking import TrackingError
 
-PARAM_COLUMNS = (FOLD,)
+N_TRAIN = "data.n_train"  # the number of training images, a param of every run (stages.open_run)
+PARAM_COLUMNS = (FOLD, N_TRAIN)
 
 
 def search_finished_runs(tracking_uri: str, tags: Mapping[str, str], experiment: str | None = None,

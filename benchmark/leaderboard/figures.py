@@ -6,6 +6,9 @@
   one panel per training-set size (whiskers at 1.5 IQR, outliers hidden for readability).
 * ``dice_distribution``: segmentation; per-image Dice as box plots, with the images as points when there
   are at most ``MAX_POINTS`` of them.
+* ``learning_curve``: the primary metric against the number of real training images (log axis), mean ±
+  SD over each row's runs (seeds and folds, as in the table) as error bars, one line per augmentation,
+  one panel per detector.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import pandas as pd
 
 from benchmark.record.metrics import DICE, metric_spec
 from benchmark.record.predictions import ERROR_MM, LANDMARK
-from benchmark.record.tags import train_size_order
+from benchmark.record.tags import ALL_IMAGES, train_size_order
 
 MAX_POINTS = 5000
 
@@ -154,6 +157,47 @@ def dice_distribution(scores: pd.DataFrame, path: Path) -> Path:
         grid.map_dataframe(sns.stripplot, x="aug", y=label, size=1.5, alpha=0.35, color="#08306b")
     grid.set(ylim=(0, 1))
     grid.set_xticklabels(rotation=30)
+    grid.savefig(path, dpi=120)
+    plt.close("all")
+    return path
+
+
+def size_axis(train_size: pd.Series, n_train: pd.Series) -> tuple[pd.Series, dict[float, str]]:
+    """Each run's position on the training-set-size axis, and the axis' tick labels by position.
+
+    ``train_size``: the runs' tags (a number, or ``"all"``); ``n_train``: the number of training images
+    each run logged (NaN where it did not). A number is its own position; the full-size runs sit at the
+    median number of training images they logged (tick ``"<n> (all)"``) or, where none logged it, at
+    twice the largest number (tick ``"all"``)."""
+    full = train_size == ALL_IMAGES
+    numbers = pd.to_numeric(train_size.where(~full), errors="coerce")
+    ticks = {float(n): f"{n:g}" for n in numbers.dropna().unique()}
+    if not full.any():
+        return numbers, ticks
+    logged = n_train[full].dropna()
+    at = float(logged.median()) if len(logged) else 2.0 * numbers.max()
+    ticks[at] = f"{at:g} ({ALL_IMAGES})" if len(logged) else ALL_IMAGES
+    return numbers.where(~full, at), ticks
+
+
+def learning_curve(points: pd.DataFrame, label: str, path: Path) -> Path | None:
+    """``points``: one row per run with ``detector``, ``aug``, ``train_size`` (tag), ``n_train`` (see
+    :func:`size_axis`) and the metric in column ``label``. Nothing is drawn (None) unless some
+    (detector, aug) arm ran at two training-set sizes or more."""
+    if points.groupby(["detector", "aug"])["train_size"].nunique().max() < 2:
+        return None
+    plt, sns = _seaborn()
+    x, ticks = size_axis(points["train_size"], points["n_train"])
+    data = points.assign(**{"training images": x})
+    augs = sorted(data["aug"].unique(), key=lambda a: (a != "none", a))
+    grid = sns.relplot(data=data, x="training images", y=label, hue="aug", style="aug", hue_order=augs,
+                       style_order=augs, palette=sns.color_palette("husl", len(augs)), col="detector",
+                       kind="line", errorbar="sd", err_style="bars", markers=True, dashes=False,
+                       height=3.2, aspect=1.3)
+    grid.set(xscale="log")
+    for ax in grid.axes.flat:
+        ax.set_xticks(list(ticks), list(ticks.values()))
+        ax.minorticks_off()
     grid.savefig(path, dpi=120)
     plt.close("all")
     return path

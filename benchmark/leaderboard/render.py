@@ -1,13 +1,12 @@
 """Leaderboard tables as Markdown, CSV and LaTeX from one frame of aggregated rows.
 
-Cells read ``mean ± SD`` over the runs of a row; the significance column gives the Holm-adjusted p-value
-of the paired test against the baseline with ``*`` when it is below 0.05; the best mean of each
-(detector, train_size) group is in bold.
+Cells read ``mean ± SD`` over the runs of a row; the best mean of each (detector, train_size) group is in
+bold. Two columns carry the paired test: ``baseline``, the augmentation the row is tested against (empty
+for the baseline itself), and ``p (Holm)``, the Holm-adjusted p-value with ``*`` when it is below 0.05, or
+``–`` when the baseline has no runs in the group to pair with.
 """
 
 from __future__ import annotations
-
-import math
 
 import pandas as pd
 
@@ -15,14 +14,16 @@ from benchmark.record.metrics import MetricSpec
 
 
 def _cell(mean: float, sd: float, digits: int) -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+    if pd.isna(mean):
         return "–"
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
-def _p_cell(p: float | None) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
+def _p_cell(p: float | None, baseline: str | None) -> str:
+    if pd.isna(baseline):
         return ""
+    if pd.isna(p):
+        return "–"
     text = f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
     return f"{text}*" if p < 0.05 else text
 
@@ -41,7 +42,9 @@ def display_rows(table: pd.DataFrame, columns: list[MetricSpec], primary: Metric
                 if column is primary and row[f"{column.name}_mean"] == best:
                     text = f"**{text}**"
                 cells[column.label] = text
-            cells[f"p vs {row['baseline']}"] = _p_cell(row.get("p_holm"))
+            baseline = row["baseline"]
+            cells["baseline"] = "" if pd.isna(baseline) else baseline
+            cells["p (Holm)"] = _p_cell(row["p_holm"], baseline)
             rows.append(cells)
     return rows
 

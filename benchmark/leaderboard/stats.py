@@ -1,18 +1,26 @@
-"""Aggregation over repetitions and paired significance against a baseline.
+"""Aggregation over repetitions and paired significance against each row's baseline.
 
 **Aggregate.** Runs are grouped by (detector, train_size, aug); each metric is summarised by the mean and
 the sample SD (``ddof=1``; 0 for a single run) over the group's runs, i.e. over seeds and folds.
 
-**Paired test.** Within one (detector, train_size) group each augmentation is compared with the
-baseline (``none``) on the *same test images*: a run's per-image value is the image's MRE over its
+**Baseline of a row** (:func:`row_baseline`). A composed augmentation ``T+G`` (a transform plus a
+generator, e.g. ``classic+ddpm``) is compared with its transform alone (``classic``): what the generator
+adds on top of it. Every other augmentation, the transform alone included, is compared with the baseline
+(``none``); the baseline itself is compared with nothing.
+
+**Paired test.** Within one (detector, train_size) group each augmentation is compared with its
+baseline on the *same test images*: a run's per-image value is the image's MRE over its
 landmarks (landmark tasks) or its Dice (segmentation). Pairs are matched on (seed, fold, image): only
 the seeds *both* methods ran count (a seed that only one of them ran would turn the comparison into one
 of seeds: on a campaign still in progress, a baseline with an extra unlucky seed made an identical
 method look significantly better), and each method's values are then averaged over those seeds, per
-(fold, image); the pairs are the images both methods were scored on. The test is
-the two-sided Wilcoxon signed-rank test (``scipy.stats.wilcoxon``, zero differences dropped; p = 1 when
-every difference is zero). The p-values of the comparisons within a group are corrected for multiple
-comparisons with Holm's step-down method: sorted ascending,
+(fold, image); the pairs are the images both methods were scored on. A row whose baseline has no runs
+in the group (or none that pair with it) has no test. The test is the two-sided Wilcoxon signed-rank
+test (``scipy.stats.wilcoxon``, zero differences dropped; p = 1 when every difference is zero).
+
+**Families.** The p-values are corrected for multiple comparisons within each (detector, train_size,
+baseline) family: the comparisons against ``classic`` are one family, those against ``none`` another.
+Within a family of ``m`` comparisons Holm's step-down method sorts the p-values ascending and sets
 ``p_(i) <- max_{j <= i} min(1, (m - j + 1) p_(j))``.
 """
 
@@ -22,8 +30,10 @@ import numpy as np
 import pandas as pd
 
 from benchmark.record import tags
+from benchmark.registry import augmentation_parts
 
 GROUP = [tags.DETECTOR, tags.TRAIN_SIZE, tags.AUG]
+FAMILY = [tags.DETECTOR, tags.TRAIN_SIZE, "baseline"]
 
 
 def aggregate(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
@@ -62,36 +72,48 @@ def wilcoxon_p(differences: np.ndarray) -> float:
     return float(wilcoxon(differences, zero_method="wilcox", alternative="two-sided").pvalue)
 
 
+def row_baseline(aug: str, baseline: str = "none") -> str | None:
+    """The augmentation ``aug`` is tested against (module docstring): the transform ``T`` of a composed
+    ``T+G``, else ``baseline``; None for ``baseline`` itself."""
+    parts = augmentation_parts(aug)
+    if len(parts) == 2:
+        return parts[0]
+    return None if aug == baseline else baseline
+
+
+def paired_difference(values: pd.Series, reference: pd.Series) -> dict[str, float] | None:
+    """The paired comparison of two methods' per-image values, each indexed by (seed, fold, image_id):
+    ``n_seeds`` (seeds both ran), ``n_pairs`` (images), ``median_difference`` (method - reference) and the
+    Wilcoxon ``p``; None when nothing pairs (no shared seed, or scored on different test images)."""
+    paired = pd.concat([values, reference], axis=1, join="inner").dropna()
+    if paired.empty:
+        return None
+    n_seeds = paired.index.get_level_values("seed").nunique()
+    paired = paired.groupby(level=["fold", "image_id"], observed=True).mean()
+    differences = (paired.iloc[:, 0] - paired.iloc[:, 1]).to_numpy()
+    return {"n_seeds": n_seeds, "n_pairs": len(paired), "median_difference": float(np.median(differences)),
+            "p": wilcoxon_p(differences)}
+
+
 def paired_tests(runs: pd.DataFrame, per_image: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
-    """Each non-baseline aug against ``baseline`` within its (detector, train_size) group.
+    """Each aug against its :func:`row_baseline` within its (detector, train_size) group, Holm-adjusted
+    within each (detector, train_size, baseline) family.
 
     ``runs`` carries ``run_id``, ``seed`` and the group columns; ``per_image`` has one row per run and test
-    image: ``run_id``, ``fold``, ``image_id`` and ``value``. Returns one row per comparison: the group and
-    aug, ``n_seeds`` (seeds both ran), ``n_pairs`` (images), ``median_difference`` (method -
-    baseline), ``p`` and the Holm-adjusted ``p_holm``; groups without baseline runs are left out."""
+    image: ``run_id``, ``fold``, ``image_id`` and ``value``. Returns one row per comparison: the group, aug
+    and ``baseline``, the :func:`paired_difference` columns and the Holm-adjusted ``p_holm``; rows whose
+    baseline has no runs that pair with them are left out."""
     keyed = per_image.merge(runs[["run_id", "seed", *GROUP]], on="run_id")
     means = keyed.groupby([*GROUP, "seed", "fold", "image_id"], observed=True, sort=True)["value"].mean()
     rows = []
     for (detector, train_size), group in means.groupby(level=["detector", "train_size"], sort=True):
         by_aug = {aug: values.droplevel(GROUP) for aug, values in group.groupby(level="aug")}
-        if baseline not in by_aug:
-            continue
-        comparisons = []
         for aug, values in sorted(by_aug.items()):
-            if aug == baseline:
-                continue
-            paired = pd.concat([values, by_aug[baseline]], axis=1, join="inner").dropna()
-            if paired.empty:
-                continue  # no shared seed, or scored on different test images: nothing to pair
-            n_seeds = paired.index.get_level_values("seed").nunique()
-            paired = paired.groupby(level=["fold", "image_id"], observed=True).mean()
-            differences = (paired.iloc[:, 0] - paired.iloc[:, 1]).to_numpy()
-            comparisons.append({"detector": detector, "train_size": train_size, "aug": aug,
-                                "n_seeds": n_seeds, "n_pairs": len(paired),
-                                "median_difference": float(np.median(differences)),
-                                "p": wilcoxon_p(differences)})
-        for row, adjusted in zip(comparisons, holm([c["p"] for c in comparisons])):
-            row["p_holm"] = adjusted
-        rows.extend(comparisons)
-    return pd.DataFrame(rows, columns=["detector", "train_size", "aug", "n_seeds", "n_pairs",
-                                       "median_difference", "p", "p_holm"])
+            reference = row_baseline(aug, baseline)
+            compared = paired_difference(values, by_aug[reference]) if reference in by_aug else None
+            if compared is not None:
+                rows.append({"detector": detector, "train_size": train_size, "aug": aug,
+                             "baseline": reference, **compared})
+    tests = pd.DataFrame(rows, columns=[*GROUP, "baseline", "n_seeds", "n_pairs", "median_difference", "p"])
+    tests["p_holm"] = tests.groupby(FAMILY)["p"].transform(lambda p: holm(p.tolist())).astype(float)
+    return tests
