@@ -1,10 +1,12 @@
 """Two-channel encoding/decoding and the ``vae`` / ``gan`` generators on tiny synthetic sets."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
-from baselines.augmentations.gan import diff_augment
+from baselines.augmentations.gan import diff_augment, update_average
 from baselines.augmentations.labels.peaks import detect_peaks
 from baselines.augmentations.two_channel import TwoChannelSettings, decode_two_channel, encode_two_channel
 from benchmark.data.imageset import ImageSet
@@ -203,3 +205,30 @@ def test_diff_augment_moves_image_and_label_together_and_only_shifts_intensity_o
             image = out[i, 0]
             assert image[bright].std() < 1e-5 and image[bright].mean() > image[~bright].mean()
     assert not torch.equal(out, x)
+
+
+def test_generator_average_follows_the_ema_formula_and_copies_batchnorm_statistics():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    average = copy.deepcopy(model)
+    before = [p.detach().clone() for p in average.parameters()]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    model.train()(torch.randn(8, 3))  # moves the running statistics
+    update_average(average, model, decay=0.9)
+    for mean, old, current in zip(average.parameters(), before, model.parameters()):
+        assert torch.allclose(mean, 0.9 * old + 0.1 * current)
+    assert torch.equal(average[1].running_mean, model[1].running_mean)
+    assert torch.equal(average[1].num_batches_tracked, model[1].num_batches_tracked)
+
+
+def test_gan_samples_come_from_the_averaged_generator_only_when_asked():
+    train = landmark_set(n=8)
+    with_average = AUGMENTATIONS.create("gan", **TINY, z_dim=8, ema_decay=0.5)
+    without = AUGMENTATIONS.create("gan", **TINY, z_dim=8)
+    assert without.settings.ema_decay == 0.0
+    with pytest.raises(ConfigError, match="ema_decay"):
+        AUGMENTATIONS.create("gan", ema_decay=1.0)
+    a, b = with_average.synthesize(train, 0), without.synthesize(train, 0)
+    assert not np.allclose(a.images.images, b.images.images)

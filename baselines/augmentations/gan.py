@@ -3,15 +3,20 @@
 
 Networks. Generator: ``z ~ N(0, I)`` (``z_dim``) -> linear map to a 4..7 pixel grid (BatchNorm, ReLU),
 ``L - 1`` x (4x4 stride-2 transposed convolution + BatchNorm + ReLU), a last 4x4 stride-2 transposed
-convolution to two channels and ``tanh``. Discriminator: ``L`` x (4x4 stride-2 convolution + LeakyReLU
-0.2) and a linear map to one logit, every layer spectrally normalised (Miyato et al. 2018). Widths are
-``channels * 2^min(i, 3)`` from the full-resolution end.
+convolution to two channels and ``tanh``.
+Discriminator: ``L`` x (4x4 stride-2 convolution + LeakyReLU 0.2) and a linear map to one logit, every layer
+spectrally normalised (Miyato et al. 2018). Widths are ``channels * 2^min(i, 3)`` from the full-resolution
+end.
 
 Loss (hinge, Lim & Ye 2017; Miyato et al. 2018), with ``D`` the discriminator's logit:
 
     L_D = E_x[max(0, 1 - D(x))] + E_z[max(0, 1 + D(G(z)))],    L_G = -E_z[D(G(z))]
 
-one discriminator and one generator Adam step per training step (``lr_d``, ``lr_g``, ``betas``).
+one discriminator and one generator Adam step per training step (``lr_d``, ``lr_g``, ``betas``). Samples
+come from an exponential moving average of the generator's weights (``ema_decay``; BatchNorm statistics
+copied), ``theta_ema <- d theta_ema + (1 - d) theta`` after each step (Karras et al. 2018; Yazici et al.
+2019): the average smooths the oscillation of adversarial training; ``0`` (the default) samples the last
+weights.
 Initialisation, batches and noise all come from ``seed``, so a CPU run is repeatable.
 
 Small data (``diff_augment``, DiffAugment of Zhao et al. 2020). With a few dozen images the discriminator
@@ -26,6 +31,7 @@ contrast ``x U(0.5, 1.5)`` about the mean, on the image channel only.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
@@ -57,6 +63,7 @@ class GANSettings(TwoChannelSettings):
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     diff_augment: bool = False
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -64,6 +71,8 @@ class GANSettings(TwoChannelSettings):
                 or min(self.lr_g, self.lr_d) <= 0:
             raise ConfigError("gan: z_dim, channels, train_steps and batch_size must be >= 1, "
                               "lr_g and lr_d > 0")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"gan: ema_decay must be in [0, 1), got {self.ema_decay}")
         betas = tuple(float(b) for b in self.betas)
         if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
             raise ConfigError(f"gan: betas must be two numbers in [0, 1), got {self.betas}")
@@ -150,6 +159,16 @@ def hinge_step(generator: Generator, discriminator: Discriminator, opt_g: torch.
     return loss_d, loss_g
 
 
+@torch.no_grad()
+def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """``theta_ema <- decay theta_ema + (1 - decay) theta`` for every parameter; buffers (BatchNorm
+    statistics) copied."""
+    for mean, current in zip(average.parameters(), model.parameters()):
+        mean.lerp_(current, 1 - decay)
+    for mean, current in zip(average.buffers(), model.buffers()):
+        mean.copy_(current)
+
+
 class GANAugmentation(TwoChannelGenerator):
     name = "gan"
     settings: GANSettings
@@ -166,10 +185,15 @@ class GANAugmentation(TwoChannelGenerator):
         draws = torch.Generator().manual_seed(seed + 1)
         augment = (lambda x: diff_augment(x, draws)) if s.diff_augment else None
         batches = batch_indices(len(data), s.batch_size, s.train_steps, torch.Generator().manual_seed(seed))
+        average = copy.deepcopy(self.generator) if s.ema_decay else None
         for index in batches:
             real = data[index.to(device)]
             z = torch.randn((len(real), s.z_dim), generator=self.noise, device=device)
             loss_d, loss_g = hinge_step(self.generator, self.discriminator, opt_g, opt_d, real, z, augment)
+            if average is not None:
+                update_average(average, self.generator, s.ema_decay)
+        if average is not None:
+            self.generator = average
         return {"generator_final_loss_d": loss_d.item(), "generator_final_loss_g": loss_g.item()}
 
     def networks(self) -> list[torch.nn.Module]:
