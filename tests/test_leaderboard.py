@@ -17,8 +17,9 @@ from benchmark.ablation import expand, load_spec, run_ablation
 from benchmark.config import resolve_config, variant_digest
 from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.leaderboard import collect
-from benchmark.leaderboard.build import build_leaderboard
+from benchmark.leaderboard.build import build_leaderboard, zero_acceptance_rows
 from benchmark.leaderboard.figures import size_axis
+from benchmark.leaderboard.render import zero_acceptance_note
 from benchmark.leaderboard.stats import aggregate, holm, paired_tests, row_baseline, wilcoxon_p
 from benchmark.tracking import TrackingError, open_experiment
 from tests.cli_helpers import run_cli
@@ -72,9 +73,11 @@ def test_paired_tests_pair_shared_seeds_and_images_and_average_over_seeds():
 
 def log_run(client: MlflowClient, experiment_id: str, aug: str, seed: int, errors: np.ndarray, *,
             profile: str = "smoke", variant: str | None = None, parent: str | None = None,
-            train_size: str = "all", n_train: int | None = None, tmp: Path) -> str:
+            train_size: str = "all", n_train: int | None = None, acceptance: float | None = None,
+            tmp: Path) -> str:
     """A finished hand run with per-image, per-landmark ``errors`` (N, K) in its predictions.csv and, if
-    given, its number of training images ``n_train`` as the param runs log."""
+    given, its number of training images ``n_train`` as the param runs log and a generator's
+    ``acceptance`` rate."""
     tags = {"task": "hand", "aug": aug, "detector": "heatmap", "profile": profile, "seed": str(seed),
             "fold": "1", "train_size": train_size,
             "variant": variant or variant_digest(resolve_config(profile, "hand", aug, "heatmap"))}
@@ -87,6 +90,8 @@ def log_run(client: MlflowClient, experiment_id: str, aug: str, seed: int, error
         client.log_param(run_id, collect.N_TRAIN, n_train)
     metrics = {"mre_mm": errors.mean(), "sdr_2mm": 100 * (errors <= 2).mean(),
                "sdr_4mm": 100 * (errors <= 4).mean()}
+    if acceptance is not None:
+        metrics["acceptance_rate"] = acceptance
     client.log_batch(run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()])
     n, k = errors.shape
     path = tmp / f"{run_id}.csv"
@@ -418,3 +423,17 @@ def test_equal_means_share_a_rank(tmp_path):
         log_run(client, experiment_id, aug, 0, errors + shift, tmp=tmp_path)
     table = build_leaderboard(uri, "hand", tmp_path / "out", profile="smoke", with_figures=False).table
     assert dict(zip(table["aug"], table["rank"])) == {"classic": 1, "gan": 2, "none": 2}
+
+
+def test_caption_names_the_generator_rows_that_trained_on_real_images_only(tmp_path):
+    uri, experiment_id, client = hand_store(tmp_path)
+    base = np.random.default_rng(1).uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
+    log_run(client, experiment_id, "none", 0, base, tmp=tmp_path)
+    log_run(client, experiment_id, "gan", 0, base, acceptance=0.0, tmp=tmp_path)
+    log_run(client, experiment_id, "ddpm", 0, base - 0.5, acceptance=0.4, tmp=tmp_path)
+    board = build_leaderboard(uri, "hand", tmp_path / "board", profile="smoke", with_figures=False)
+    caption = (tmp_path / "board" / "hand.md").read_text().splitlines()[2]
+    assert caption.endswith("trained on real images only, so the figures are the baseline's): gan (all).")
+    assert "ddpm (all)" not in caption
+    assert zero_acceptance_rows(board.table) == ["gan (all)"]
+    assert zero_acceptance_note([]) == ""

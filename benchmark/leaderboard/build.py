@@ -18,10 +18,11 @@ import pandas as pd
 from benchmark.errors import BenchmarkError
 from benchmark.leaderboard import figures
 from benchmark.leaderboard.collect import N_TRAIN, leaderboard_runs, read_instances
-from benchmark.leaderboard.render import display_rows, latex, markdown
+from benchmark.leaderboard.render import display_rows, latex, markdown, zero_acceptance_note
 from benchmark.leaderboard.stats import aggregate, paired_tests, row_baseline
 from benchmark.record import tags
 from benchmark.record.metrics import (
+    ACCEPTANCE_RATE,
     GENERATOR_METRICS,
     KIND_METRICS,
     MetricSpec,
@@ -76,6 +77,15 @@ def write_figures(runs: pd.DataFrame, instances: pd.DataFrame, landmarks: bool, 
     return paths if curve is None else [*paths, curve]
 
 
+def zero_acceptance_rows(table: pd.DataFrame) -> list[str]:
+    """``aug (train size)`` of the aggregated rows whose mean acceptance rate is 0."""
+    column = f"{ACCEPTANCE_RATE}_mean"
+    if column not in table:
+        return []
+    zero = table[table[column] == 0]
+    return [f"{aug} ({size})" for aug, size in zip(zero[tags.AUG], zero[tags.TRAIN_SIZE])]
+
+
 def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str = "default",
                       baseline: str = "none", experiment: str | None = None,
                       with_figures: bool = True) -> Leaderboard:
@@ -118,7 +128,8 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
                f"`classic+ddpm`; `{baseline}` otherwise) "
                f"on per-image {'MRE' if landmarks else 'Dice'} (averaged over the seeds both ran), "
                f"Holm-adjusted within each (detector, train size, baseline) family; * p < 0.05; "
-               f"– the baseline has no runs to pair with in the group.")
+               f"– the baseline has no runs to pair with in the group."
+               + zero_acceptance_note(zero_acceptance_rows(table)))
     paths = [out_dir / f"{task}.md", out_dir / f"{task}.csv", out_dir / f"{task}.tex"]
     figure_paths = (write_figures(runs, instances, landmarks, ranked, out_dir / "figures", task)
                     if with_figures else [])
