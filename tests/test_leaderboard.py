@@ -433,7 +433,7 @@ def test_caption_names_the_generator_rows_that_trained_on_real_images_only(tmp_p
     log_run(client, experiment_id, "ddpm", 0, base - 0.5, acceptance=0.4, tmp=tmp_path)
     board = build_leaderboard(uri, "hand", tmp_path / "board", profile="smoke", with_figures=False)
     caption = (tmp_path / "board" / "hand.md").read_text().splitlines()[2]
-    assert caption.endswith("trained on real images only, so the figures are the baseline's): gan (all).")
+    assert caption.endswith("so any difference from the baseline is not the generator's): gan (all).")
     assert "ddpm (all)" not in caption
     assert zero_acceptance_rows(board.table) == ["gan (all)"]
     assert zero_acceptance_note([]) == ""

@@ -51,11 +51,11 @@ def display_rows(table: pd.DataFrame, columns: list[MetricSpec], primary: Metric
 
 def zero_acceptance_note(labels: list[str]) -> str:
     """The caption sentence for generator rows of acceptance 0: they trained on real images only, so their
-    figures repeat their baseline's and say nothing about the generator; empty when there are none."""
+    figures say nothing about the generator; empty when there are none."""
     if not labels:
         return ""
     return (f" Acceptance 0 (no generated sample passed the quality filter; trained on real images only, "
-            f"so the figures are the baseline's): {', '.join(labels)}.")
+            f"so any difference from the baseline is not the generator's): {', '.join(labels)}.")
 
 
 def markdown(rows: list[dict[str, str]]) -> str:
