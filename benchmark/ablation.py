@@ -231,7 +231,8 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
         keys = [tags.config_run_key(cell.config) for cell, _ in members]
         run_ids = [index[key] for key in keys if key in index]
         cell = members[0][0]
-        row = _level_cells(spec, cell)
+        levels = _level_cells(spec, cell)
+        row = dict(levels)
         record = {**{k: v for k, v in cell.levels.items()}, "n_runs": len(run_ids)}
         for metric in metrics:
             # a run without the metric (`none` has no acceptance rate) counts as absent, not as 0
@@ -242,7 +243,7 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
             row[metric_label(metric)] = f"{mean:.3f} ± {sd:.3f}" if len(values) else "–"
         row["runs"] = f"{len(run_ids)}/{len(members)}"
         if record.get(f"{ACCEPTANCE_RATE}_mean") == 0:
-            zero_acceptance.append(" / ".join(_level_cells(spec, cell).values()))
+            zero_acceptance.append(" / ".join(levels.values()))
         rows.append(row)
         records.append(record)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -13,10 +13,11 @@ Loss (hinge, Lim & Ye 2017; Miyato et al. 2018), with ``D`` the discriminator's 
     L_D = E_x[max(0, 1 - D(x))] + E_z[max(0, 1 + D(G(z)))],    L_G = -E_z[D(G(z))]
 
 one discriminator and one generator Adam step per training step (``lr_d``, ``lr_g``, ``betas``). Samples
-come from an exponential moving average of the generator's weights (``ema_decay``; BatchNorm statistics
-copied), ``theta_ema <- d theta_ema + (1 - d) theta`` after each step (Karras et al. 2018; Yazici et al.
-2019): the average smooths the oscillation of adversarial training; ``0`` (the default) samples the last
-weights.
+come from an exponential moving average of the generator's weights (``ema_decay`` = ``d``; diffusers'
+``EMAModel``, as for the diffusion models, at a constant decay): the weights after the first step, then
+``theta_ema <- d theta_ema + (1 - d) theta`` after each step (Karras et al. 2018; Yazici et al. 2019); the
+BatchNorm statistics are the trained generator's own. The average smooths the oscillation of adversarial
+training; ``0`` (the default) samples the last weights.
 Initialisation, batches and noise all come from ``seed``, so a CPU run is repeatable.
 
 Small data (``diff_augment``, DiffAugment of Zhao et al. 2020). With a few dozen images the discriminator
@@ -31,13 +32,13 @@ contrast ``x U(0.5, 1.5)`` about the mean, on the image channel only.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Iterable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from diffusers.training_utils import EMAModel
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -159,14 +160,10 @@ def hinge_step(generator: Generator, discriminator: Discriminator, opt_g: torch.
     return loss_d, loss_g
 
 
-@torch.no_grad()
-def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
-    """``theta_ema <- decay theta_ema + (1 - decay) theta`` for every parameter; buffers (BatchNorm
-    statistics) copied."""
-    for mean, current in zip(average.parameters(), model.parameters()):
-        mean.lerp_(current, 1 - decay)
-    for mean, current in zip(average.buffers(), model.buffers()):
-        mean.copy_(current)
+def weight_average(parameters: Iterable[nn.Parameter], decay: float) -> EMAModel:
+    """The moving average of the module docstring over ``parameters``: diffusers' ``EMAModel`` held at
+    ``decay`` from its second step on (its warm-up and decay ramp switched off)."""
+    return EMAModel(parameters, decay=decay, min_decay=decay)
 
 
 class GANAugmentation(TwoChannelGenerator):
@@ -185,15 +182,15 @@ class GANAugmentation(TwoChannelGenerator):
         draws = torch.Generator().manual_seed(seed + 1)
         augment = (lambda x: diff_augment(x, draws)) if s.diff_augment else None
         batches = batch_indices(len(data), s.batch_size, s.train_steps, torch.Generator().manual_seed(seed))
-        average = copy.deepcopy(self.generator) if s.ema_decay else None
+        average = weight_average(self.generator.parameters(), s.ema_decay) if s.ema_decay else None
         for index in batches:
             real = data[index.to(device)]
             z = torch.randn((len(real), s.z_dim), generator=self.noise, device=device)
             loss_d, loss_g = hinge_step(self.generator, self.discriminator, opt_g, opt_d, real, z, augment)
             if average is not None:
-                update_average(average, self.generator, s.ema_decay)
+                average.step(self.generator.parameters())
         if average is not None:
-            self.generator = average
+            average.copy_to(self.generator.parameters())
         return {"generator_final_loss_d": loss_d.item(), "generator_final_loss_g": loss_g.item()}
 
     def networks(self) -> list[torch.nn.Module]:
