@@ -72,14 +72,16 @@ class DiffusionRecipe:
     """How a diffusion model is trained: schedule, prediction type, loss weighting, optimiser and EMA
     (module docstring). ``warmup_steps`` ramps the learning rate linearly up to ``lr``, after which it stays
     there (``lr_schedule`` ``constant``) or follows a cosine down to 0 at the last step (``cosine``), see
-    :func:`lr_multiplier`; ``ema_decay`` 0 turns EMA off; ``channel_weights`` ``None`` weighs every channel
-    1."""
+    :func:`lr_multiplier`; ``max_grad_norm`` rescales the gradient to at most that global L2 norm before
+    each step (``None``: no clipping; diffusers' and lucidrains' DDPM trainers clip at 1); ``ema_decay`` 0
+    turns EMA off; ``channel_weights`` ``None`` weighs every channel 1."""
 
     steps: int
     batch_size: int
     lr: float = 1e-3
     warmup_steps: int = 0
     lr_schedule: LRSchedule = "constant"
+    max_grad_norm: float | None = None
     num_train_timesteps: int = 1000
     beta_schedule: str = "linear"
     prediction_type: str = "epsilon"
@@ -109,6 +111,8 @@ def check_recipe(settings, what: str) -> None:
         raise ConfigError(f"{what}: ema_decay must be in [0, 1), got {settings.ema_decay}")
     if settings.warmup_steps < 0 or not settings.lr > 0:
         raise ConfigError(f"{what}: warmup_steps must be >= 0 and lr > 0")
+    if settings.max_grad_norm is not None and not settings.max_grad_norm > 0:
+        raise ConfigError(f"{what}: max_grad_norm must be > 0 or null, got {settings.max_grad_norm}")
     if settings.lr_schedule not in get_args(LRSchedule):
         raise ConfigError(f"{what}: lr_schedule must be one of {', '.join(get_args(LRSchedule))}, "
                           f"got {settings.lr_schedule!r}")
@@ -285,6 +289,8 @@ def train_diffusion(
         loss = diffusion_loss(output, target, abar[t].to(device), recipe)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
+        if recipe.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.max_grad_norm)
         optimiser.step()
         schedule.step()
         if ema is not None:
@@ -485,6 +491,7 @@ class DiffusionGeneratorSettings:
     lr: float = 2e-3
     warmup_steps: int = 100
     lr_schedule: LRSchedule = "constant"
+    max_grad_norm: float | None = None
     train_steps: int = 100
     batch_size: int = 8
     sampler: str = "ddim"
@@ -528,6 +535,7 @@ class DiffusionGeneratorSettings:
             lr=self.lr,
             warmup_steps=self.warmup_steps,
             lr_schedule=self.lr_schedule,
+            max_grad_norm=self.max_grad_norm,
             num_train_timesteps=self.num_train_timesteps,
             beta_schedule=self.beta_schedule,
             prediction_type=self.prediction_type,

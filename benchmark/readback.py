@@ -68,10 +68,10 @@ def staged_readback(
     checkpoints: tuple[int, ...] = (),
 ) -> list[dict[str, Any]]:
     """The rows of the module docstring's three stages for a two-channel generator ``augmentation``."""
-    from baselines.augmentations.two_channel import encode_two_channel
+    from baselines.augmentations.two_channel import encode_two_channel, generator_grid
 
     s = augmentation.settings
-    size = s.grid(train.image_size)
+    size = generator_grid(s, train)
     rows = [
         _stage("(a) perfect, held-out", encode_two_channel(held_out, size, s.heatmap_sigma), train, s, 0.0)
     ]

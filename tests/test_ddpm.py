@@ -9,7 +9,12 @@ import torch
 import baselines.augmentations.ddpm as ddpm_module
 from baselines.augmentations.ddpm import DDPMAugmentation, DDPMSettings
 from baselines.augmentations.labels.mask_check import MaskPlausibility
-from baselines.augmentations.two_channel import decode_two_channel, encode_two_channel, rescale_points
+from baselines.augmentations.two_channel import (
+    decode_two_channel,
+    encode_two_channel,
+    generator_grid,
+    rescale_points,
+)
 from baselines.diffusion import DiffusionRecipe, make_scheduler, sample, train_diffusion
 from baselines.networks.diffusion_unet import build_unet
 from benchmark.data.imageset import ImageSet
@@ -211,3 +216,14 @@ def test_grid_scale_rounds_each_side_to_a_multiple_the_network_needs():
         DDPMSettings(grid_scale=1.5)
     with pytest.raises(ConfigError, match="divisible by 16"):
         DDPMSettings(grid_scale=1.0).grid((60, 60))
+
+
+def test_masks_have_their_own_grid_scale():
+    settings = DDPMSettings(grid_scale=0.75, patch_size=2, block_out_channels=[16, 32, 32, 64])
+    assert settings.grid((96, 192), "segmentation") == (96, 192)
+    assert replace(settings, mask_grid_scale=0.5).grid((96, 192), "segmentation") == (48, 96)
+    assert replace(settings, mask_grid_scale=0.5).grid((128, 128), "landmarks") == (96, 96)
+    assert generator_grid(settings, disc_set()) == (32, 32)
+    assert generator_grid(replace(settings, block_out_channels=[8, 16]), dot_set()) == (24, 24)
+    with pytest.raises(ConfigError, match="mask_grid_scale"):
+        DDPMSettings(mask_grid_scale=0.0)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers.training_utils import EMAModel
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from baselines.diffusion import (
     DiffusionRecipe,
@@ -138,6 +139,34 @@ def test_zero_network_denoise_from_rescales_by_hand():
     t0 = int(partial_timesteps(scheduler, 0.3, 10).timesteps[0])
     a = scheduler.alphas_cumprod[t0]
     assert torch.allclose(out, x0 + (1 - a).sqrt() / a.sqrt() * noise, atol=1e-4)
+
+
+def test_max_grad_norm_bounds_the_gradient_each_step_sees():
+    data = torch.rand(4, 1, 8, 8) * 2 - 1
+    norms: list[float] = []
+
+    def record(optimiser, args, kwargs):
+        grads = [p.grad for group in optimiser.param_groups for p in group["params"] if p.grad is not None]
+        norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
+
+    def step_norms(max_grad_norm: float | None) -> list[float]:
+        norms.clear()
+        torch.manual_seed(0)
+        model = build_unet((8, 8), 1, 1, (8, 8), 1, 0)
+        handle = register_optimizer_step_pre_hook(record)
+        try:
+            train_diffusion(model, data, DiffusionRecipe(3, 2, lr=1e-2, max_grad_norm=max_grad_norm),
+                            torch.Generator().manual_seed(0), CPU, progress=False)
+        finally:
+            handle.remove()
+        return list(norms)
+
+    free = step_norms(None)
+    assert len(free) == 3 and max(free) > 0.05
+    clipped = step_norms(0.05)
+    assert max(clipped) == pytest.approx(0.05, rel=1e-4)
+    with pytest.raises(ConfigError, match="max_grad_norm"):
+        DiffusionRecipe(3, 2, max_grad_norm=0.0)
 
 
 def test_ema_training_ends_on_the_shadow_weights_and_is_seeded():

@@ -37,6 +37,7 @@ from baselines.augmentations.two_channel import (
     TwoChannelSettings,
     encode_two_channel,
     generated_image_set,
+    generator_grid,
     perf_model,
     rescale_points,
     resize,
@@ -212,12 +213,12 @@ class ShapeDDPMAugmentation(Augmentation):
         return pull_masks(masks[sources], fields), [int(i) for i in sources]
 
     def check(self, shape: TaskShape) -> None:
-        self.settings.grid(shape.working_size)
+        self.settings.grid(shape.working_size, shape.kind)
 
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
                    device: torch.device | None = None) -> SyntheticSet:
         s = self.settings
-        size = s.grid(train.image_size)
+        size = generator_grid(s, train)
         device = device or pick_device("auto")
         pairs = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))
         started = time.perf_counter()

@@ -65,7 +65,8 @@ from benchmark.training.device import pick_device
 class TwoChannelSettings(GeneratorSettings):
     """What every two-channel generator shares: composition and sample count (as every
     :class:`~benchmark.augmentation.GeneratorSettings`), the generator grid ``image_size`` (``None``: the
-    working size times ``grid_scale``, see :meth:`grid`), the heatmap std, and the label
+    working size times ``grid_scale`` for landmark heatmaps and ``mask_grid_scale`` for masks, see
+    :meth:`grid`), the heatmap std, and the label
     reader (``peak_threshold`` relative to the heatmap maximum, ``peak_noise_std`` pixels,
     ``extra_peak_tolerance`` peaks beyond K, ``merge_tolerance`` peaks short of K that landmarks may make up
     by sharing peaks, ``shape_quantile`` the Hotelling quantile above which a shape is implausible,
@@ -76,6 +77,7 @@ class TwoChannelSettings(GeneratorSettings):
 
     image_size: tuple[int, int] | None = None
     grid_scale: float = 1.0
+    mask_grid_scale: float = 1.0
     heatmap_sigma: float = 1.0
     quality_filter: bool = True
     peak_threshold: float = 0.3
@@ -95,8 +97,9 @@ class TwoChannelSettings(GeneratorSettings):
                                   f"got {self.image_size}")
             object.__setattr__(self, "image_size", size)
             self.check_size(size)
-        if not 0 < self.grid_scale <= 1:
-            raise ConfigError(f"{what}: grid_scale must be in (0, 1], got {self.grid_scale}")
+        for name in ("grid_scale", "mask_grid_scale"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(f"{what}: {name} must be in (0, 1], got {getattr(self, name)}")
         if self.heatmap_sigma <= 0:
             raise ConfigError(f"{what}: heatmap_sigma must be > 0, got {self.heatmap_sigma}")
         if not 0 < self.peak_threshold < 1 or not 0 < self.shape_quantile < 1 \
@@ -112,17 +115,21 @@ class TwoChannelSettings(GeneratorSettings):
         """Both sides of the generator grid must be multiples of this: ``2^stages(size)``."""
         return 2 ** stages(size)
 
-    def grid(self, working_size: tuple[int, int]) -> tuple[int, int]:
-        """The generator grid (h, w), checked against :meth:`size_multiple`: ``image_size`` when set, else
-        the working size itself at ``grid_scale`` 1, else each side times ``grid_scale`` rounded to the
-        nearest multiple of :meth:`size_multiple` (at least one multiple), so that one setting serves tasks
-        of any working size. A coarser grid costs about ``grid_scale^2`` per step; the heatmap std stays in
-        grid pixels."""
+    def grid(self, working_size: tuple[int, int], kind: str = "landmarks") -> tuple[int, int]:
+        """The generator grid (h, w) for labels of ``kind`` (a task's label kind: ``landmarks`` or
+        ``segmentation``), checked against :meth:`size_multiple`: ``image_size`` when set, else the working
+        size itself at scale 1, else each side times the scale rounded to the nearest multiple of
+        :meth:`size_multiple` (at least one multiple), so that one setting serves tasks of any working size.
+        The scale is ``grid_scale`` for heatmaps, whose std stays in grid pixels, and ``mask_grid_scale`` for
+        masks: a structure a few pixels wide, resized down and back and thresholded at 0.5, breaks (the
+        canal phantoms' test masks keep their two components in 100 / 68 / 17 % of images at scale
+        1 / 0.75 / 0.5). A coarser grid costs about scale^2 per step."""
         if self.image_size is not None:
             return tuple(self.image_size)
+        scale = self.mask_grid_scale if kind == "segmentation" else self.grid_scale
         size = (int(working_size[0]), int(working_size[1]))
-        if self.grid_scale != 1:
-            scaled = [side * self.grid_scale for side in size]
+        if scale != 1:
+            scaled = [side * scale for side in size]
             multiple = self.size_multiple((round(scaled[0]), round(scaled[1])))
             size = tuple(max(1, int(side / multiple + 0.5)) * multiple for side in scaled)
         self.check_size(size)
@@ -175,12 +182,12 @@ class TwoChannelGenerator(Augmentation, ABC):
         return [perf_model(self, train, self.perf_note())]
 
     def check(self, shape: TaskShape) -> None:
-        self.settings.grid(shape.working_size)
+        self.settings.grid(shape.working_size, shape.kind)
 
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
                    device: torch.device | None = None) -> SyntheticSet:
         s = self.settings
-        size = s.grid(train.image_size)
+        size = generator_grid(s, train)
         device = device or pick_device("auto")
         data = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))
         started = time.perf_counter()
@@ -202,7 +209,7 @@ def perf_model(generator: Augmentation, train: ImageSet, note: str = "") -> Perf
     samples of ``train`` (module docstring), with its ``networks``, ``reference_step`` and ``perf_sample``;
     its settings carry ``train_steps`` and ``batch_size``."""
     s = generator.settings
-    data = torch.from_numpy(encode_two_channel(train, s.grid(train.image_size), s.heatmap_sigma))
+    data = torch.from_numpy(encode_two_channel(train, generator_grid(s, train), s.heatmap_sigma))
     latest = [generator]
 
     def train_for(steps: int, batch_size: int, device: torch.device) -> dict[str, float]:
@@ -249,6 +256,11 @@ def rescale_points(points: np.ndarray, source: tuple[int, int], target: tuple[in
     """(..., 2) (x, y) pixels on a (H, W) grid ``source`` -> the same points on grid ``target``."""
     scale = np.array([target[1] / source[1], target[0] / source[0]])
     return (np.asarray(points, dtype=np.float64) + 0.5) * scale - 0.5
+
+
+def generator_grid(settings: TwoChannelSettings, train: ImageSet) -> tuple[int, int]:
+    """The generator grid of :meth:`TwoChannelSettings.grid` for the labels ``train`` carries."""
+    return settings.grid(train.image_size, "landmarks" if train.masks is None else "segmentation")
 
 
 def encode_two_channel(train: ImageSet, size: tuple[int, int], heatmap_sigma: float) -> np.ndarray:

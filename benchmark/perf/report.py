@@ -105,5 +105,5 @@ def run_perf(task: str = "hand", profile: str = "default", device: str = "auto",
             report.pipeline = pipeline_rates(data, data_settings(config), settings.batch_size, calls, 32)
         elif name == "samplers":
             params = resolve_config(profile, task, "ddpm", "heatmap")["augmentations"]["ddpm"]
-            report.samplers = sampler_rates(params, data.train.image_size, sampler_images, torch_device)
+            report.samplers = sampler_rates(params, data.train, sampler_images, torch_device)
     return report

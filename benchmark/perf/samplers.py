@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import torch
 
+from baselines.augmentations.two_channel import generator_grid
 from baselines.diffusion import sample, scheduler_for
 from benchmark.augmentation import create_augmentation
+from benchmark.data.imageset import ImageSet
 from benchmark.perf.timing import rate
 
 
-def sampler_rates(params: dict, image_size: tuple[int, int], n_images: int,
+def sampler_rates(params: dict, train: ImageSet, n_images: int,
                   device: torch.device) -> dict[str, float]:
-    """Images per second of both samplers on ``n_images`` samples (one batch)."""
+    """Images per second of both samplers on ``n_images`` samples (one batch) on the generator grid of
+    ``train``."""
     ddpm = create_augmentation("ddpm", {"ddpm": params})
     s = ddpm.settings
-    size = s.grid(image_size)
+    size = generator_grid(s, train)
     torch.manual_seed(0)
     model = ddpm.network(size)
     scheduler = scheduler_for(s.recipe())
