@@ -2,7 +2,8 @@ import dataclasses
 
 import pytest
 
-from benchmark.config import flatten, load_profile, profile_names, resolve_config
+import benchmark.config as config_module
+from benchmark.config import flatten, load_profile, profile_names, resolve_config, variant_digest
 from benchmark.data.settings import DataSettings
 from benchmark.errors import ConfigError
 from benchmark.registry import AUGMENTATIONS, DETECTORS
@@ -73,3 +74,14 @@ def test_every_key_of_the_default_profile_is_its_settings_dataclass_default():
             value = field.default if field.default_factory is dataclasses.MISSING else field.default_factory()
             if field.name != "image_size":  # per task in a profile, the working size itself in DataSettings
                 assert _plain(value) == _plain(values[default][field.name]), f"{section}.{field.name}"
+
+
+def test_the_variant_digest_ignores_repetitions_and_changes_with_the_numerics_version(monkeypatch):
+    config = resolve_config("smoke", "hand", "ddpm", "heatmap")
+    digest = variant_digest(config)
+    repeated = resolve_config("smoke", "hand", "ddpm", "heatmap", {"seed": 3, "train.num_threads": 1})
+    assert variant_digest(repeated) == digest
+    assert variant_digest(resolve_config("smoke", "hand", "ddpm", "heatmap",
+                                         {"augmentations.ddpm.train_steps": 5})) != digest
+    monkeypatch.setattr(config_module, "NUMERICS_VERSION", config_module.NUMERICS_VERSION + 1)
+    assert variant_digest(config) != digest
