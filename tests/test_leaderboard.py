@@ -1,6 +1,6 @@
 """Leaderboards from the tracking store: Holm correction, paired tests, each row's baseline and its Holm
-family, aggregation, which runs count, the written tables and figures (the learning curve included), and
-ablation grids that resume and render their table."""
+family, aggregation, which runs count, the written tables and figures (the learning curve included), the
+generator evidence beside them, and ablation grids that resume and render their table."""
 
 import logging
 import math
@@ -73,11 +73,11 @@ def test_paired_tests_pair_shared_seeds_and_images_and_average_over_seeds():
 
 def log_run(client: MlflowClient, experiment_id: str, aug: str, seed: int, errors: np.ndarray, *,
             profile: str = "smoke", variant: str | None = None, parent: str | None = None,
-            train_size: str = "all", n_train: int | None = None, acceptance: float | None = None,
-            tmp: Path) -> str:
+            train_size: str = "all", n_train: int | None = None, generated: dict[str, float] | None = None,
+            samples: bytes | None = None, tmp: Path) -> str:
     """A finished hand run with per-image, per-landmark ``errors`` (N, K) in its predictions.csv and, if
-    given, its number of training images ``n_train`` as the param runs log and a generator's
-    ``acceptance`` rate."""
+    given, its number of training images ``n_train`` as the param runs log, a generator's metrics
+    ``generated`` and the content of its synthetic_samples.png, ``samples``."""
     tags = {"task": "hand", "aug": aug, "detector": "heatmap", "profile": profile, "seed": str(seed),
             "fold": "1", "train_size": train_size,
             "variant": variant or variant_digest(resolve_config(profile, "hand", aug, "heatmap"))}
@@ -89,15 +89,17 @@ def log_run(client: MlflowClient, experiment_id: str, aug: str, seed: int, error
     if n_train is not None:
         client.log_param(run_id, collect.N_TRAIN, n_train)
     metrics = {"mre_mm": errors.mean(), "sdr_2mm": 100 * (errors <= 2).mean(),
-               "sdr_4mm": 100 * (errors <= 4).mean()}
-    if acceptance is not None:
-        metrics["acceptance_rate"] = acceptance
+               "sdr_4mm": 100 * (errors <= 4).mean(), **(generated or {})}
     client.log_batch(run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()])
     n, k = errors.shape
     path = tmp / f"{run_id}.csv"
     pd.DataFrame({"image_id": np.repeat([f"i{j}" for j in range(n)], k), "landmark": np.tile(np.arange(k), n),
                   "error_mm": errors.ravel()}).to_csv(path, index=False)
     client.log_artifact(run_id, str(path.rename(path.with_name("predictions.csv"))))
+    if samples is not None:
+        grid = tmp / "synthetic_samples.png"
+        grid.write_bytes(samples)
+        client.log_artifact(run_id, str(grid))
     client.set_terminated(run_id)
     return run_id
 
@@ -429,11 +431,65 @@ def test_caption_names_the_generator_rows_that_trained_on_real_images_only(tmp_p
     uri, experiment_id, client = hand_store(tmp_path)
     base = np.random.default_rng(1).uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
     log_run(client, experiment_id, "none", 0, base, tmp=tmp_path)
-    log_run(client, experiment_id, "gan", 0, base, acceptance=0.0, tmp=tmp_path)
-    log_run(client, experiment_id, "ddpm", 0, base - 0.5, acceptance=0.4, tmp=tmp_path)
+    log_run(client, experiment_id, "gan", 0, base, generated={"acceptance_rate": 0.0}, tmp=tmp_path)
+    log_run(client, experiment_id, "ddpm", 0, base - 0.5, generated={"acceptance_rate": 0.4}, tmp=tmp_path)
     board = build_leaderboard(uri, "hand", tmp_path / "board", profile="smoke", with_figures=False)
     caption = (tmp_path / "board" / "hand.md").read_text().splitlines()[2]
     assert caption.endswith("so any difference from the baseline is not the generator's): gan (all).")
     assert "ddpm (all)" not in caption
     assert zero_acceptance_rows(board.table) == ["gan (all)"]
     assert zero_acceptance_note([]) == ""
+
+
+# --- generator evidence ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def evidence_board(tmp_path_factory):
+    """A leaderboard of `none`, `classic+ddpm` at 10 images (seeds 1 and 0, each with its own sample grid,
+    seed 1 logged first) and `gan` at full size (no grid, as in a cloned store): the board, its folder
+    and the content of the seed-0 grid."""
+    tmp = tmp_path_factory.mktemp("evidence")
+    uri, experiment_id, client = hand_store(tmp)
+    base = np.random.default_rng(2).uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
+    grids = {seed: f"grid of seed {seed}".encode() for seed in (1, 0)}
+    for seed, acceptance, ssim, used in ((1, 0.6, 0.5, 30), (0, 0.4, 0.3, 20)):
+        log_run(client, experiment_id, "classic+ddpm", seed, base - 0.5, train_size="10",
+                generated={"acceptance_rate": acceptance, "nearest_train_ssim_mean": ssim,
+                           "n_synthetic_used": used}, samples=grids[seed], tmp=tmp)
+    log_run(client, experiment_id, "none", 0, base, tmp=tmp)
+    log_run(client, experiment_id, "gan", 0, base - 0.2,
+            generated={"acceptance_rate": 0.25, "nearest_train_ssim_mean": 0.75, "n_synthetic_used": 8},
+            tmp=tmp)
+    out = tmp / "board"
+    return build_leaderboard(uri, "hand", out, profile="smoke"), out, grids[0]
+
+
+def evidence_lines(out: Path) -> list[str]:
+    """The lines of the Generator evidence section of ``out``'s hand.md (fails when it is missing)."""
+    lines = (out / "hand.md").read_text().splitlines()
+    start = lines.index("## Generator evidence")
+    assert start > lines.index("| rank | train size | detector | aug | runs | MRE (mm) | SDR 2 mm (%) | "
+                               "SDR 4 mm (%) | acceptance | baseline | p (Holm) |")
+    return lines[start:]
+
+
+def test_a_generator_row_links_the_grid_of_its_lowest_seed_with_its_evidence(evidence_board):
+    board, out, seed_0_grid = evidence_board
+    grid = out / "figures" / "hand_classic_plus_ddpm_10_samples.png"
+    assert grid.read_bytes() == seed_0_grid and grid in board.paths
+    section = evidence_lines(out)
+    assert ("| detector | aug | train size | acceptance | nearest-training SSIM | synthetic images used | "
+            "samples |") in section
+    assert ("| heatmap | classic+ddpm | 10 | 0.50 | 0.400 | 25 | "
+            "[samples](figures/hand_classic_plus_ddpm_10_samples.png) |") in section
+    assert not any("| none |" in line for line in section)
+
+
+def test_a_generator_row_without_a_local_grid_links_none(evidence_board):
+    board, out, _ = evidence_board
+    section = evidence_lines(out)
+    assert "| heatmap | gan | all | 0.25 | 0.750 | 8 | – |" in section
+    assert any("only on the machine that made the runs" in line for line in section)
+    assert not (out / "figures" / "hand_gan_all_samples.png").exists()
+    assert [p.name for p in board.paths if p.name.endswith("_samples.png")] == [
+        "hand_classic_plus_ddpm_10_samples.png"]

@@ -2,8 +2,10 @@
 
 Writes ``<out>/<task>.md``, ``<task>.csv`` and ``<task>.tex`` and, unless ``figures=False``, seaborn
 figures ``<out>/figures/<task>_*.png`` (the learning curve only where some augmentation ran at two
-training-set sizes). Rows are (detector, train_size, aug) over the leaderboard runs of
-:func:`benchmark.leaderboard.collect.leaderboard_runs`, ranked within each (detector, train_size) group by
+training-set sizes). The Markdown ends with the evidence of the generator rows and, with figures, links
+to their sample grids copied to ``<out>/figures/<task>_<aug>_<size>_samples.png``
+(:mod:`benchmark.leaderboard.evidence`). Rows are (detector, train_size, aug) over the leaderboard runs
+of :func:`benchmark.leaderboard.collect.leaderboard_runs`, ranked within each (detector, train_size) group by
 the primary metric (MRE for landmark tasks, Dice for segmentation); see
 :mod:`benchmark.leaderboard.stats` for the aggregation, each row's baseline and the paired test.
 """
@@ -18,6 +20,7 @@ import pandas as pd
 from benchmark.errors import BenchmarkError
 from benchmark.leaderboard import figures
 from benchmark.leaderboard.collect import N_TRAIN, leaderboard_runs, read_instances
+from benchmark.leaderboard.evidence import evidence_section
 from benchmark.leaderboard.render import display_rows, latex, markdown, zero_acceptance_note
 from benchmark.leaderboard.stats import aggregate, paired_tests, row_baseline
 from benchmark.record import tags
@@ -133,9 +136,11 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     paths = [out_dir / f"{task}.md", out_dir / f"{task}.csv", out_dir / f"{task}.tex"]
     figure_paths = (write_figures(runs, instances, landmarks, ranked, out_dir / "figures", task)
                     if with_figures else [])
+    evidence, grid_paths = evidence_section(runs, tracking_uri, task,
+                                            out_dir / "figures" if with_figures else None)
     body = [f"# Leaderboard: {task}", "", caption, "", markdown(rows)]
     body += [f"![{p.stem}](figures/{p.name})" for p in figure_paths]
-    paths[0].write_text("\n".join(body) + "\n")
+    paths[0].write_text("\n".join(body + evidence) + "\n")
     table.to_csv(paths[1], index=False)
     paths[2].write_text(latex(rows, caption))
-    return Leaderboard(table, tests, paths + figure_paths)
+    return Leaderboard(table, tests, paths + figure_paths + grid_paths)
