@@ -50,6 +50,7 @@ class DDPMSettings(DiffusionGeneratorSettings, TwoChannelSettings):
     grid_scale: float = 0.75
     heatmap_sigma: float = 1.5
     train_steps: int = 2500
+    max_grad_norm: float | None = 1.0
     label_weight: float = 10.0
 
     def __post_init__(self) -> None:
