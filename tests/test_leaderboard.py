@@ -1,6 +1,7 @@
 """Leaderboards from the tracking store: Holm correction, paired tests, each row's baseline and its Holm
 family, aggregation, which runs count, the written tables and figures (the learning curve included), the
-generator evidence beside them, and ablation grids that resume and render their table."""
+findings under each table and the generator evidence beside it, and ablation grids that resume and render
+their table."""
 
 import logging
 import math
@@ -256,7 +257,9 @@ def test_learning_curve_is_drawn_when_an_arm_ran_at_two_sizes(composed_store, tm
     board = build_leaderboard(uri, "hand", tmp_path, profile="smoke")
     curve = tmp_path / "figures" / "hand_learning_curve.png"
     assert curve in board.paths and curve.stat().st_size > 0
-    assert "![hand_learning_curve](figures/hand_learning_curve.png)" in (tmp_path / "hand.md").read_text()
+    text = (tmp_path / "hand.md").read_text()
+    assert "![hand_learning_curve](figures/hand_learning_curve.png)" in text
+    assert text.index("| rank |") < text.index("## Findings") < text.index("![hand_learning_curve]")
 
 
 def test_size_axis_places_full_size_at_its_logged_number_of_images():
@@ -493,3 +496,115 @@ def test_a_generator_row_without_a_local_grid_links_none(evidence_board):
     assert not (out / "figures" / "hand_gan_all_samples.png").exists()
     assert [p.name for p in board.paths if p.name.endswith("_samples.png")] == [
         "hand_classic_plus_ddpm_10_samples.png"]
+
+
+# --- findings ----------------------------------------------------------------------------------------------
+
+# per-image shift of each aug from `none` (mm) and its acceptance; `latent-blend` moves images both ways
+LEVEL_SHIFT = np.array([(-1) ** i * (i + 1) * 0.01 for i in range(N_IMAGES)])[:, None]
+FINDING_ARMS = {"ddpm": (-1.0, 0.5), "gan": (1.0, 0.4), "vae": (-1.0, 0.0),
+                "latent-blend": (LEVEL_SHIFT, 0.6)}
+
+
+def findings_lists(text: str) -> dict[str, list[str]]:
+    """The bullets under each list heading of the Findings section of a leaderboard's Markdown ``text``
+    (fails when the section is missing); a list written ``<heading>: none.`` is empty."""
+    lines = text.split("## Findings\n", 1)[1].split("\n## ", 1)[0].split("\n![", 1)[0].splitlines()
+    lists: dict[str, list[str]] = {}
+    heading = None
+    for line in lines:
+        if line.endswith(": none."):
+            lists[line.removesuffix(": none.")] = []
+        elif line.endswith(":"):
+            heading = line[:-1]
+            lists[heading] = []
+        elif line.startswith("- "):
+            lists[heading].append(line)
+    return lists
+
+
+BETTER, WORSE = ("Significantly better than the baseline (p < 0.05)",
+                 "Significantly worse than the baseline (p < 0.05)")
+LEVEL, REAL_ONLY = "Not significant (p ≥ 0.05)", "No synthetic image passed the filter"
+
+
+@pytest.fixture(scope="module")
+def findings_board(tmp_path_factory):
+    """Three seeds of `none` and of each aug of :data:`FINDING_ARMS`, each image shifted by the aug's
+    shift, with the aug's acceptance rate: the board and its hand.md."""
+    tmp = tmp_path_factory.mktemp("findings")
+    uri, experiment_id, client = hand_store(tmp)
+    rng = np.random.default_rng(5)
+    base = rng.uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
+    for seed in range(3):
+        noise = rng.normal(0, 0.05, size=base.shape)
+        log_run(client, experiment_id, "none", seed, base + noise, tmp=tmp)
+        for aug, (shift, acceptance) in FINDING_ARMS.items():
+            log_run(client, experiment_id, aug, seed, base + noise + shift,
+                    generated={"acceptance_rate": acceptance}, tmp=tmp)
+    board = build_leaderboard(uri, "hand", tmp / "board", profile="smoke", with_figures=False)
+    return board, (tmp / "board" / "hand.md").read_text()
+
+
+def test_findings_list_better_worse_level_and_real_only_rows_from_the_table(findings_board):
+    board, text = findings_board
+    table = board.table.set_index("aug")
+    mre = table["mre_mm_mean"]
+    assert mre["ddpm"] == pytest.approx(mre["none"] - 1) and mre["gan"] == pytest.approx(mre["none"] + 1)
+    assert table.loc["latent-blend", "p_holm"] >= 0.05 and table.loc["gan", "p_holm"] < 0.05
+    lists = findings_lists(text)
+    assert list(lists) == [BETTER, WORSE, LEVEL, REAL_ONLY]
+
+    def bullet(aug: str, claim: str) -> str:
+        match = re.fullmatch(rf"- hand, all images, heatmap: {re.escape(aug)} {re.escape(claim)} "
+                             r"\(p = ([0-9.e+-]+), 3 seeds\)(.*)", next(b for b in sum(lists.values(), [])
+                                                                       if f"heatmap: {aug} " in b))
+        assert match, f"{aug}: {claim}"
+        assert float(match[1]) == pytest.approx(table.loc[aug, "p_holm"], rel=0.05)
+        return match[0]
+
+    assert lists[BETTER] == [bullet("ddpm", f"lowers MRE from {mre['none']:.2f} to {mre['ddpm']:.2f} mm "
+                                            f"against none")]
+    assert lists[WORSE] == [bullet("gan", f"raises MRE from {mre['none']:.2f} to {mre['gan']:.2f} mm "
+                                          f"against none")]
+    assert lists[LEVEL] == [bullet("latent-blend", f"is level with none on MRE, {mre['latent-blend']:.2f} "
+                                                   f"against {mre['none']:.2f} mm")]
+    # vae is 1 mm better at p < 0.05, but it trained on real images only
+    assert table.loc["vae", "p_holm"] < 0.05
+    real_only = bullet("vae", f"lowers MRE from {mre['none']:.2f} to {mre['vae']:.2f} mm against none")
+    assert lists[REAL_ONLY] == [real_only] and real_only.endswith(
+        "3 seeds) (acceptance 0: trained on real images only).")
+    assert "heatmap: none " not in text  # the baseline is compared with nothing
+
+
+def test_findings_follow_the_table_and_precede_the_evidence(findings_board):
+    _, text = findings_board
+    lines = text.splitlines()
+    findings = lines.index("## Findings")
+    header = next(i for i, line in enumerate(lines) if line.startswith("| rank | train size |"))
+    assert lines.index("### heatmap, all images") > findings > header
+    assert lines.index("## Generator evidence") > findings
+    assert not any(line.startswith("| ") for line in lines[findings:lines.index("## Generator evidence")])
+
+
+def test_findings_of_a_dice_task_turn_the_direction_and_say_when_nothing_was_compared():
+    from benchmark.leaderboard.findings import NONE_COMPARED, findings_section
+    from benchmark.record.metrics import primary
+
+    # at full size ddpm's seeds pair with none's on no image: no p
+    table = pd.DataFrame({"detector": "heatmap", "train_size": ["10"] * 4 + ["all"] * 2,
+                          "aug": ["classic+vae", "classic", "none", "gan", "ddpm", "none"],
+                          "n_runs": [3, 3, 3, 1, 1, 2], "dice_mean": [0.52, 0.47, 0.45, 0.40, 0.55, 0.5],
+                          "baseline": ["classic", "none", None, "none", "none", None],
+                          "p_holm": [0.0004, 0.2, np.nan, 0.012, np.nan, np.nan],
+                          "acceptance_rate_mean": [1.0, np.nan, np.nan, 0.3, 0.5, np.nan]})
+    text = findings_section(table, primary("segmentation"), "canal")
+    lists = findings_lists(text)
+    assert lists[BETTER] == ["- canal, 10 images, heatmap: classic+vae raises Dice from 0.470 to 0.520 "
+                             "against classic (p = 4.0e-04, 3 seeds)."]
+    assert lists[WORSE] == ["- canal, 10 images, heatmap: gan lowers Dice from 0.450 to 0.400 against none "
+                            "(p = 0.012, 1 seed)."]
+    assert lists[LEVEL] == ["- canal, 10 images, heatmap: classic is level with none on Dice, 0.470 against "
+                            "0.450 (p = 0.2, 3 seeds)."]
+    assert REAL_ONLY not in lists
+    assert text.split("### heatmap, all images\n", 1)[1].strip() == NONE_COMPARED

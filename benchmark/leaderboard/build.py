@@ -2,8 +2,9 @@
 
 Writes ``<out>/<task>.md``, ``<task>.csv`` and ``<task>.tex`` and, unless ``figures=False``, seaborn
 figures ``<out>/figures/<task>_*.png`` (the learning curve only where some augmentation ran at two
-training-set sizes). The Markdown ends with the evidence of the generator rows and, with figures, links
-to their sample grids copied to ``<out>/figures/<task>_<aug>_<size>_samples.png``
+training-set sizes). The table is followed by its findings in sentences
+(:mod:`benchmark.leaderboard.findings`); the Markdown ends with the evidence of the generator rows and,
+with figures, links to their sample grids copied to ``<out>/figures/<task>_<aug>_<size>_samples.png``
 (:mod:`benchmark.leaderboard.evidence`). Rows are (detector, train_size, aug) over the leaderboard runs
 of :func:`benchmark.leaderboard.collect.leaderboard_runs`, ranked within each (detector, train_size) group by
 the primary metric (MRE for landmark tasks, Dice for segmentation); see
@@ -21,11 +22,11 @@ from benchmark.errors import BenchmarkError
 from benchmark.leaderboard import figures
 from benchmark.leaderboard.collect import N_TRAIN, leaderboard_runs, read_instances
 from benchmark.leaderboard.evidence import evidence_section
+from benchmark.leaderboard.findings import findings_section
 from benchmark.leaderboard.render import display_rows, latex, markdown, zero_acceptance_note
-from benchmark.leaderboard.stats import aggregate, paired_tests, row_baseline
+from benchmark.leaderboard.stats import aggregate, paired_tests, row_baseline, zero_acceptance
 from benchmark.record import tags
 from benchmark.record.metrics import (
-    ACCEPTANCE_RATE,
     GENERATOR_METRICS,
     KIND_METRICS,
     MetricSpec,
@@ -82,10 +83,7 @@ def write_figures(runs: pd.DataFrame, instances: pd.DataFrame, landmarks: bool, 
 
 def zero_acceptance_rows(table: pd.DataFrame) -> list[str]:
     """``aug (train size)`` of the aggregated rows whose mean acceptance rate is 0."""
-    column = f"{ACCEPTANCE_RATE}_mean"
-    if column not in table:
-        return []
-    zero = table[table[column] == 0]
+    zero = table[zero_acceptance(table)]
     return [f"{aug} ({size})" for aug, size in zip(zero[tags.AUG], zero[tags.TRAIN_SIZE])]
 
 
@@ -138,7 +136,7 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
                     if with_figures else [])
     evidence, grid_paths = evidence_section(runs, tracking_uri, task,
                                             out_dir / "figures" if with_figures else None)
-    body = [f"# Leaderboard: {task}", "", caption, "", markdown(rows)]
+    body = [f"# Leaderboard: {task}", "", caption, "", markdown(rows), findings_section(table, ranked, task)]
     body += [f"![{p.stem}](figures/{p.name})" for p in figure_paths]
     paths[0].write_text("\n".join(body + evidence) + "\n")
     table.to_csv(paths[1], index=False)

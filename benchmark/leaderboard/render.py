@@ -19,13 +19,20 @@ def _cell(mean: float, sd: float, digits: int) -> str:
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
+SIGNIFICANT = 0.05  # a p below it is starred in the table and counts as a finding
+
+
+def p_text(p: float) -> str:
+    """A p-value to 2 significant digits, in scientific notation below 1e-3."""
+    return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
+
+
 def _p_cell(p: float | None, baseline: str | None) -> str:
     if pd.isna(baseline):
         return ""
     if pd.isna(p):
         return "–"
-    text = f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
-    return f"{text}*" if p < 0.05 else text
+    return f"{p_text(p)}*" if p < SIGNIFICANT else p_text(p)
 
 
 def display_rows(table: pd.DataFrame, columns: list[MetricSpec], primary: MetricSpec) -> list[dict[str, str]]:

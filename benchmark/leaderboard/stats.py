@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.record import tags
+from benchmark.record.metrics import ACCEPTANCE_RATE
 from benchmark.registry import augmentation_parts
 
 GROUP = [tags.DETECTOR, tags.TRAIN_SIZE, tags.AUG]
@@ -49,6 +50,13 @@ def aggregate(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
             row[f"{metric}_sd"] = values.std(ddof=1) if len(values) > 1 else (0.0 if len(values) else np.nan)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def zero_acceptance(table: pd.DataFrame) -> pd.Series:
+    """Which rows of an :func:`aggregate` table have a mean acceptance rate of 0: generator rows that
+    trained on real images only (False where no acceptance rate was logged)."""
+    column = f"{ACCEPTANCE_RATE}_mean"
+    return table[column] == 0 if column in table else pd.Series(False, index=table.index)
 
 
 def holm(p_values: list[float]) -> list[float]:

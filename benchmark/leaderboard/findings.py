@@ -1,0 +1,100 @@
+"""The ``## Findings`` section of a leaderboard: what its table says, in sentences, read from the table.
+
+Every number comes from the aggregated table of :func:`benchmark.leaderboard.build.build_leaderboard`;
+none is typed. The rules:
+
+* **Which rows.** One bullet per row with a p (``p_holm``: its baseline has runs that pair with it),
+  comparing the row's mean of the ranked metric (MRE, Dice) with the mean of its ``baseline`` row in the
+  same (detector, train size) group. Groups come in the table's order, under one heading each, and rows in
+  rank order within a list. A group where no row has a p gets one line saying so.
+* **Wording.** The metric's name and unit are its label's (``MRE (mm)``: MRE in mm), the means are shown
+  to the table's digits, the p as in the table, and the number of seeds is the row's run count
+  ``n_runs`` (the leaderboard grids run one fold per seed). The verb says which way the mean moved
+  ("lowers MRE from 2.91 to 2.52 mm against classic"); a row that is not significant "is level with"
+  its baseline, both means and p still given.
+* **Lists.** Significantly better: p < 0.05 and the mean better than the baseline's in the metric's
+  direction (lower MRE, higher Dice); significantly worse: p < 0.05 and the mean worse; not significant:
+  p >= 0.05 (or equal means). A row whose mean acceptance rate is 0 trained on real images only, so it is
+  no evidence about its generator: it goes into a fourth list, "no synthetic image passed the filter",
+  whatever its p, with the suffix "(acceptance 0: trained on real images only)", and is never counted
+  as better or worse. An empty list of the first three reads "none."; the fourth is shown only when it
+  has rows.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from benchmark.leaderboard.render import SIGNIFICANT, p_text
+from benchmark.leaderboard.stats import zero_acceptance
+from benchmark.record import tags
+from benchmark.record.metrics import MetricSpec
+
+REAL_ONLY = "(acceptance 0: trained on real images only)"
+LISTS = {"better": f"Significantly better than the baseline (p < {SIGNIFICANT:g})",
+         "worse": f"Significantly worse than the baseline (p < {SIGNIFICANT:g})",
+         "level": f"Not significant (p ≥ {SIGNIFICANT:g})",
+         "real only": "No synthetic image passed the filter"}
+NONE_COMPARED = "No baseline had runs to compare with."
+
+
+def metric_words(spec: MetricSpec) -> tuple[str, str]:
+    """The name and unit of ``spec``'s label ``name (unit)``: ``("MRE", "mm")``; ``("Dice", "")``."""
+    matched = re.fullmatch(r"(.+?) \((.+)\)", spec.label)
+    return (matched[1], matched[2]) if matched else (spec.label, "")
+
+
+def finding(row: pd.Series, reference: float, real_only: bool, spec: MetricSpec,
+            task: str) -> tuple[str, str]:
+    """The list (a key of :data:`LISTS`) and the bullet of ``row``, whose baseline's mean is ``reference``
+    (``real_only``: its mean acceptance is 0)."""
+    name, unit = metric_words(spec)
+    mean, p = row[f"{spec.name}_mean"], row["p_holm"]
+    means = [f"{value:.{spec.digits}f}" for value in (reference, mean)]
+    unit = f" {unit}" if unit else ""
+    if p < SIGNIFICANT and mean != reference:
+        verb = "raises" if mean > reference else "lowers"
+        claim = f"{verb} {name} from {means[0]} to {means[1]}{unit} against {row['baseline']}"
+        listed = "better" if (mean > reference) == spec.higher_is_better else "worse"
+    else:
+        claim = f"is level with {row['baseline']} on {name}, {means[1]} against {means[0]}{unit}"
+        listed = "level"
+    runs = int(row["n_runs"])
+    text = (f"- {task}, {row[tags.TRAIN_SIZE]} images, {row[tags.DETECTOR]}: {row[tags.AUG]} {claim} "
+            f"(p = {p_text(p)}, {runs} seed{'' if runs == 1 else 's'})")
+    if real_only:
+        return "real only", f"{text} {REAL_ONLY}."
+    return listed, f"{text}."
+
+
+def group_lines(group: pd.DataFrame, spec: MetricSpec, task: str) -> list[str]:
+    """The lists of one (detector, train size) group (module docstring)."""
+    means = group.set_index(tags.AUG)[f"{spec.name}_mean"]
+    compared = group["p_holm"].notna() & group["baseline"].isin(means.index)
+    if not compared.any():
+        return [NONE_COMPARED, ""]
+    listed: dict[str, list[str]] = {key: [] for key in LISTS}
+    for (_, row), real_only in zip(group[compared].iterrows(), zero_acceptance(group[compared])):
+        key, text = finding(row, means[row["baseline"]], real_only, spec, task)
+        listed[key].append(text)
+    lines = []
+    for key, heading in LISTS.items():
+        if listed[key]:
+            lines += [f"{heading}:", "", *listed[key], ""]
+        elif key != "real only":
+            lines += [f"{heading}: none.", ""]
+    return lines
+
+
+def findings_section(table: pd.DataFrame, spec: MetricSpec, task: str) -> str:
+    """The ``## Findings`` Markdown of ``task``'s leaderboard ``table`` ranked by ``spec`` (module
+    docstring), ending with a newline."""
+    lines = ["## Findings", "",
+             f"Each row against its baseline on the mean {spec.label} over its runs, "
+             f"with the table's p (Holm); better or worse only at p < {SIGNIFICANT:g}. Rows of acceptance 0 "
+             f"trained on real images only and are listed apart.", ""]
+    for (detector, train_size), group in table.groupby([tags.DETECTOR, tags.TRAIN_SIZE], sort=False):
+        lines += [f"### {detector}, {train_size} images", "", *group_lines(group, spec, task)]
+    return "\n".join(lines).rstrip("\n") + "\n"
