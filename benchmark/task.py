@@ -25,6 +25,8 @@ from benchmark.data.settings import DataSettings
 from benchmark.errors import ConfigError, DataError
 from benchmark.protocol import Protocol
 
+LabelKind = Literal["landmarks", "segmentation"]
+
 
 @dataclass(frozen=True)
 class TaskShape:
@@ -131,7 +133,7 @@ class Task:
     """
 
     name: str
-    kind: Literal["landmarks", "segmentation"]
+    kind: LabelKind
     num_landmarks: int | None
     read_phantom: PoolReader | None
     read_real: PoolReader

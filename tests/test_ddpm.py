@@ -206,16 +206,17 @@ def test_landmarks_closer_than_the_heatmap_resolves_may_share_a_peak():
 
 def test_grid_scale_rounds_each_side_to_a_multiple_the_network_needs():
     settings = DDPMSettings(grid_scale=0.75, patch_size=2, block_out_channels=[16, 32, 32, 64])  # multiple 16
-    assert settings.grid((128, 128)) == (96, 96)
-    assert settings.grid((160, 128)) == (128, 96)  # 120 lies half-way: rounds up
-    assert settings.grid((96, 192)) == (80, 144)
-    assert DDPMSettings(grid_scale=0.1, patch_size=1).grid((32, 32)) == (8, 8)  # 4 levels: never below 8
-    assert DDPMSettings(grid_scale=1.0).grid((64, 48)) == (64, 48)
-    assert DDPMSettings(image_size=[32, 32], grid_scale=0.5).grid((128, 128)) == (32, 32)
+    assert settings.grid((128, 128), "landmarks") == (96, 96)
+    assert settings.grid((160, 128), "landmarks") == (128, 96)  # 120 lies half-way: rounds up
+    assert settings.grid((96, 192), "landmarks") == (80, 144)
+    # 4 levels: never below 8
+    assert DDPMSettings(grid_scale=0.1, patch_size=1).grid((32, 32), "landmarks") == (8, 8)
+    assert DDPMSettings(grid_scale=1.0).grid((64, 48), "landmarks") == (64, 48)
+    assert DDPMSettings(image_size=[32, 32], grid_scale=0.5).grid((128, 128), "landmarks") == (32, 32)
     with pytest.raises(ConfigError, match="grid_scale"):
         DDPMSettings(grid_scale=1.5)
     with pytest.raises(ConfigError, match="divisible by 16"):
-        DDPMSettings(grid_scale=1.0).grid((60, 60))
+        DDPMSettings(grid_scale=1.0).grid((60, 60), "landmarks")
 
 
 def test_masks_have_their_own_grid_scale():

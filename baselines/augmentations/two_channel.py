@@ -57,7 +57,7 @@ from benchmark.errors import ConfigError
 from benchmark.perf.contract import PerfModel, Step
 from benchmark.record.metrics import sample_metrics, timing_metrics
 from benchmark.synthetic import nearest_training_ssim
-from benchmark.task import TaskShape
+from benchmark.task import LabelKind, TaskShape
 from benchmark.training.device import pick_device
 
 
@@ -115,7 +115,7 @@ class TwoChannelSettings(GeneratorSettings):
         """Both sides of the generator grid must be multiples of this: ``2^stages(size)``."""
         return 2 ** stages(size)
 
-    def grid(self, working_size: tuple[int, int], kind: str = "landmarks") -> tuple[int, int]:
+    def grid(self, working_size: tuple[int, int], kind: LabelKind) -> tuple[int, int]:
         """The generator grid (h, w) for labels of ``kind`` (a task's label kind: ``landmarks`` or
         ``segmentation``), checked against :meth:`size_multiple`: ``image_size`` when set, else the working
         size itself at scale 1, else each side times the scale rounded to the nearest multiple of
