@@ -184,6 +184,9 @@ def _add_leaderboard(commands, shared: dict[str, argparse.ArgumentParser]) -> No
     board.add_argument("--experiment", help="only runs of this MLflow experiment (default: all)")
     board.add_argument("--out", default="leaderboards", help="output folder (default: %(default)s)")
     board.add_argument("--no-figures", action="store_true", help="tables only")
+    board.add_argument("--readme", metavar="FILE",
+                       help="also write the digest of the findings between the lines "
+                            "`<!-- leaderboard:TASK -->` and `<!-- /leaderboard:TASK -->` of FILE")
 
 
 def _add_readback(commands, shared: dict[str, argparse.ArgumentParser]) -> None:
@@ -374,7 +377,8 @@ def command_leaderboard(args: argparse.Namespace) -> None:
 
     TASKS.entry(args.task)
     board = build_leaderboard(args.tracking_uri or default_tracking_uri(), args.task, Path(args.out),
-                              args.profile, args.baseline, args.experiment, with_figures=not args.no_figures)
+                              args.profile, args.baseline, args.experiment, with_figures=not args.no_figures,
+                              readme=Path(args.readme) if args.readme else None)
     print(board.paths[0].read_text())
     for path in board.paths:
         print(f"wrote {path}", file=sys.stderr)

@@ -20,9 +20,10 @@ from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.leaderboard import collect
 from benchmark.leaderboard.build import build_leaderboard, zero_acceptance_rows
 from benchmark.leaderboard.figures import size_axis
-from benchmark.leaderboard.render import zero_acceptance_note
+from benchmark.leaderboard.render import p_text, step_budget_note, zero_acceptance_note
 from benchmark.leaderboard.stats import aggregate, holm, paired_tests, row_baseline, wilcoxon_p
 from benchmark.tracking import TrackingError, open_experiment
+from benchmark.training.settings import TrainSettings
 from tests.cli_helpers import run_cli
 
 N_IMAGES, N_LANDMARKS = 12, 3
@@ -262,6 +263,18 @@ def test_learning_curve_is_drawn_when_an_arm_ran_at_two_sizes(composed_store, tm
     assert text.index("| rank |") < text.index("## Findings") < text.index("![hand_learning_curve]")
 
 
+def test_a_render_removes_its_tasks_figures_it_did_not_write(composed_store, tmp_path):
+    uri, _ = composed_store
+    figures_dir = tmp_path / "figures"
+    figures_dir.mkdir()
+    for name in ("hand_ddpm_10_samples.png", "ceph_sdr.png"):
+        (figures_dir / name).write_bytes(b"old")
+    board = build_leaderboard(uri, "hand", tmp_path, profile="smoke")
+    assert sorted(p.name for p in figures_dir.iterdir()) == sorted(
+        ["ceph_sdr.png", *(p.name for p in board.paths if p.parent == figures_dir)])
+    assert not (figures_dir / "hand_ddpm_10_samples.png").exists()
+
+
 def test_size_axis_places_full_size_at_its_logged_number_of_images():
     sizes = pd.Series(["10", "all", "50", "all"])
     x, ticks = size_axis(sizes, pd.Series([10.0, 180.0, 50.0, 182.0]))
@@ -444,6 +457,20 @@ def test_caption_names_the_generator_rows_that_trained_on_real_images_only(tmp_p
     assert zero_acceptance_note([]) == ""
 
 
+def test_caption_states_the_profiles_equal_step_budget(tmp_path):
+    uri, experiment_id, client = hand_store(tmp_path)
+    log_run(client, experiment_id, "none", 0, np.full((N_IMAGES, N_LANDMARKS), 3.0), tmp=tmp_path)
+    build_leaderboard(uri, "hand", tmp_path / "board", profile="smoke", with_figures=False)
+    caption = (tmp_path / "board" / "hand.md").read_text().splitlines()[2]
+    train = resolve_config("smoke", "hand", "none", "heatmap")["train"]
+    steps = -(-train["samples_per_epoch"] // train["batch_size"])
+    assert (f"Equal optimiser steps for every row: each run trains at most {train['epochs']} epochs of "
+            f"{train['samples_per_epoch']} images in batches of {train['batch_size']} ({steps} steps per "
+            f"epoch), real and synthetic images drawn within that budget, never added to it") in caption
+    assert step_budget_note(TrainSettings(patience=0)).endswith("(no early stopping; the best validation "
+                                                                 "epoch is scored).")
+
+
 # --- generator evidence ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -608,3 +635,63 @@ def test_findings_of_a_dice_task_turn_the_direction_and_say_when_nothing_was_com
                             "0.450 (p = 0.2, 3 seeds)."]
     assert REAL_ONLY not in lists
     assert text.split("### heatmap, all images\n", 1)[1].strip() == NONE_COMPARED
+
+
+# --- the README's digest of the findings ------------------------------------------------------------------
+
+README = ("# Title\n\nHand-written prose.\n\n<!-- leaderboard:hand -->\nstale\n<!-- /leaderboard:hand -->\n"
+          "\nMore prose.\n")
+
+
+def test_readme_block_digests_the_findings_and_keeps_the_prose(findings_board, tmp_path, capsys):
+    board, _ = findings_board
+    uri = board.paths[0].parent.parent / "mlflow.db"
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    arguments = ["leaderboard", "--task", "hand", "--profile", "smoke", "--tracking-uri", f"sqlite:///{uri}",
+                 "--out", str(tmp_path / "leaderboards"), "--no-figures", "--readme", str(readme)]
+    assert run_cli(capsys, *arguments)[0] == 0
+    text = readme.read_text()
+    before, block = text.split("<!-- leaderboard:hand -->\n")
+    block, after = block.split("<!-- /leaderboard:hand -->\n")
+    assert before == "# Title\n\nHand-written prose.\n\n" and after == "\nMore prose.\n"
+    assert block.startswith("**hand** ([leaderboard](leaderboards/hand.md)): MRE, ")
+    mre = board.table.set_index("aug")["mre_mm_mean"]
+    p = board.table.set_index("aug")["p_holm"]
+    (line,) = [b for b in block.splitlines() if b.startswith("- ")]
+    assert line == (f"- all images, heatmap (3 runs per row): "
+                    f"better: ddpm (none {mre['none']:.2f} → {mre['ddpm']:.2f} mm, p = {p_text(p['ddpm'])}); "
+                    f"worse: gan (none {mre['none']:.2f} → {mre['gan']:.2f} mm, p = {p_text(p['gan'])}); "
+                    f"not significant: latent-blend (none {mre['none']:.2f} → {mre['latent-blend']:.2f} mm, "
+                    f"p = {p_text(p['latent-blend'])}); acceptance 0, trained on real images only: vae.")
+    # a second render replaces the block instead of adding one
+    assert run_cli(capsys, *arguments)[0] == 0
+    assert readme.read_text() == text
+
+
+def test_a_readme_without_the_tasks_block_fails_before_anything_is_written(findings_board, tmp_path, capsys):
+    board, _ = findings_board
+    uri = board.paths[0].parent.parent / "mlflow.db"
+    readme = tmp_path / "README.md"
+    readme.write_text(README.replace("leaderboard:hand", "leaderboard:ceph"))
+    code, _, err = run_cli(capsys, "leaderboard", "--task", "hand", "--profile", "smoke", "--tracking-uri",
+                           f"sqlite:///{uri}", "--out", str(tmp_path / "out"), "--readme", str(readme))
+    assert code != 0 and err.strip().splitlines() == [
+        f"error: {readme}: needs one line `<!-- leaderboard:hand -->` and, below it, one line "
+        f"`<!-- /leaderboard:hand -->` around the generated hand findings; add them where the findings go"]
+    assert not (tmp_path / "out").exists()
+    assert readme.read_text() == README.replace("leaderboard:hand", "leaderboard:ceph")
+
+
+def test_readme_digest_of_a_dice_task_with_a_group_compared_to_nothing():
+    from benchmark.leaderboard.findings import summary
+    from benchmark.record.metrics import primary
+
+    table = pd.DataFrame({"detector": "unet", "train_size": ["10", "10", "all"],
+                          "aug": ["vae", "none", "none"], "n_runs": [3, 2, 2], "dice_mean": [0.52, 0.45, 0.5],
+                          "baseline": ["none", None, None], "p_holm": [0.0004, np.nan, np.nan],
+                          "acceptance_rate_mean": [1.0, np.nan, np.nan]})
+    lines = summary(table, primary("segmentation"), "canal", "leaderboards/canal.md").splitlines()
+    assert lines[2:] == ["- 10 images, unet (2-3 runs per row): better: vae (none 0.450 → 0.520, "
+                         "p = 4.0e-04); worse: none; not significant: none.",
+                         "- all images, unet (2 runs per row): No baseline had runs to compare with."]

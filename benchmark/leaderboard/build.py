@@ -13,17 +13,26 @@ the primary metric (MRE for landmark tasks, Dice for segmentation); see
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from benchmark.config import build, resolve_config
 from benchmark.errors import BenchmarkError
 from benchmark.leaderboard import figures
 from benchmark.leaderboard.collect import N_TRAIN, leaderboard_runs, read_instances
 from benchmark.leaderboard.evidence import evidence_section
-from benchmark.leaderboard.findings import findings_section
-from benchmark.leaderboard.render import display_rows, latex, markdown, zero_acceptance_note
+from benchmark.leaderboard.findings import findings_section, summary
+from benchmark.leaderboard.readme import block_span, replace_block
+from benchmark.leaderboard.render import (
+    display_rows,
+    latex,
+    markdown,
+    step_budget_note,
+    zero_acceptance_note,
+)
 from benchmark.leaderboard.stats import aggregate, paired_tests, row_baseline, zero_acceptance
 from benchmark.record import tags
 from benchmark.record.metrics import (
@@ -36,6 +45,7 @@ from benchmark.record.metrics import (
     sdr_spec,
 )
 from benchmark.record.predictions import IMAGE_ID, PER_IMAGE_SCORE, per_image_columns
+from benchmark.training.settings import TrainSettings
 
 
 @dataclass
@@ -81,6 +91,20 @@ def write_figures(runs: pd.DataFrame, instances: pd.DataFrame, landmarks: bool, 
     return paths if curve is None else [*paths, curve]
 
 
+def remove_stale_figures(figure_dir: Path, task: str, written: list[Path]) -> None:
+    """Delete the figures ``<task>_*.png`` in ``figure_dir`` that this render did not write (a learning
+    curve or sample grid whose runs no longer count), so the folder shows the current runs only."""
+    for path in figure_dir.glob(f"{task}_*.png"):
+        if path not in written:
+            path.unlink()
+
+
+def train_settings(profile: str, task: str, detector: str) -> TrainSettings:
+    """The ``train`` section every leaderboard run of ``task`` under ``profile`` trained with: the
+    profile's, which no augmentation or detector changes and the variant digest holds fixed."""
+    return build(TrainSettings, resolve_config(profile, task, "none", detector)["train"], "train")
+
+
 def zero_acceptance_rows(table: pd.DataFrame) -> list[str]:
     """``aug (train size)`` of the aggregated rows whose mean acceptance rate is 0."""
     zero = table[zero_acceptance(table)]
@@ -89,7 +113,12 @@ def zero_acceptance_rows(table: pd.DataFrame) -> list[str]:
 
 def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str = "default",
                       baseline: str = "none", experiment: str | None = None,
-                      with_figures: bool = True) -> Leaderboard:
+                      with_figures: bool = True, readme: Path | None = None) -> Leaderboard:
+    """Rank ``task``'s leaderboard runs and write its tables and figures under ``out_dir`` (module
+    docstring); with ``readme``, also the digest of its findings into that file's ``task`` block
+    (:func:`benchmark.leaderboard.readme.replace_block`)."""
+    if readme is not None:
+        block_span(readme, task)  # a README without the task's block fails before any work
     runs = leaderboard_runs(tracking_uri, task, profile, experiment)
     if runs.empty:
         raise BenchmarkError(f"{tracking_uri}: no finished {profile}-profile runs of task {task!r} with the "
@@ -130,15 +159,22 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
                f"on per-image {'MRE' if landmarks else 'Dice'} (averaged over the seeds both ran), "
                f"Holm-adjusted within each (detector, train size, baseline) family; * p < 0.05; "
                f"– the baseline has no runs to pair with in the group."
+               + step_budget_note(train_settings(profile, task, runs[tags.DETECTOR].iloc[0]))
                + zero_acceptance_note(zero_acceptance_rows(table)))
     paths = [out_dir / f"{task}.md", out_dir / f"{task}.csv", out_dir / f"{task}.tex"]
     figure_paths = (write_figures(runs, instances, landmarks, ranked, out_dir / "figures", task)
                     if with_figures else [])
     evidence, grid_paths = evidence_section(runs, tracking_uri, task,
                                             out_dir / "figures" if with_figures else None)
+    if with_figures:
+        remove_stale_figures(out_dir / "figures", task, figure_paths + grid_paths)
     body = [f"# Leaderboard: {task}", "", caption, "", markdown(rows), findings_section(table, ranked, task)]
     body += [f"![{p.stem}](figures/{p.name})" for p in figure_paths]
     paths[0].write_text("\n".join(body + evidence) + "\n")
     table.to_csv(paths[1], index=False)
     paths[2].write_text(latex(rows, caption))
+    if readme is not None:
+        link = Path(os.path.relpath(paths[0], readme.parent)).as_posix()
+        replace_block(readme, task, summary(table, ranked, task, link))
+        paths.append(readme)
     return Leaderboard(table, tests, paths + figure_paths + grid_paths)

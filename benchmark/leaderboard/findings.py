@@ -46,10 +46,31 @@ def metric_words(spec: MetricSpec) -> tuple[str, str]:
     return (matched[1], matched[2]) if matched else (spec.label, "")
 
 
-def finding(row: pd.Series, reference: float, real_only: bool, spec: MetricSpec,
-            task: str) -> tuple[str, str]:
-    """The list (a key of :data:`LISTS`) and the bullet of ``row``, whose baseline's mean is ``reference``
-    (``real_only``: its mean acceptance is 0)."""
+def verdict(mean: float, reference: float, p: float, real_only: bool, spec: MetricSpec) -> str:
+    """The list (a key of :data:`LISTS`) of a row of mean ``mean`` and p ``p`` against a baseline of mean
+    ``reference`` (``real_only``: the row's mean acceptance is 0)."""
+    if real_only:
+        return "real only"
+    if p < SIGNIFICANT and mean != reference:
+        return "better" if (mean > reference) == spec.higher_is_better else "worse"
+    return "level"
+
+
+def compared_rows(group: pd.DataFrame, spec: MetricSpec) -> list[tuple[str, pd.Series, float]]:
+    """(list, row, baseline's mean) of each row of one (detector, train size) ``group`` that has a p
+    against a baseline of the group, in the group's order; empty when no row has one."""
+    means = group.set_index(tags.AUG)[f"{spec.name}_mean"]
+    compared = group[group["p_holm"].notna() & group["baseline"].isin(means.index)]
+    found = []
+    for (_, row), real_only in zip(compared.iterrows(), zero_acceptance(compared)):
+        reference = means[row["baseline"]]
+        found.append((verdict(row[f"{spec.name}_mean"], reference, row["p_holm"], real_only, spec),
+                      row, reference))
+    return found
+
+
+def finding(row: pd.Series, reference: float, listed: str, spec: MetricSpec, task: str) -> str:
+    """The bullet of ``row`` in list ``listed``, whose baseline's mean is ``reference``."""
     name, unit = metric_words(spec)
     mean, p = row[f"{spec.name}_mean"], row["p_holm"]
     means = [f"{value:.{spec.digits}f}" for value in (reference, mean)]
@@ -57,28 +78,22 @@ def finding(row: pd.Series, reference: float, real_only: bool, spec: MetricSpec,
     if p < SIGNIFICANT and mean != reference:
         verb = "raises" if mean > reference else "lowers"
         claim = f"{verb} {name} from {means[0]} to {means[1]}{unit} against {row['baseline']}"
-        listed = "better" if (mean > reference) == spec.higher_is_better else "worse"
     else:
         claim = f"is level with {row['baseline']} on {name}, {means[1]} against {means[0]}{unit}"
-        listed = "level"
     runs = int(row["n_runs"])
     text = (f"- {task}, {row[tags.TRAIN_SIZE]} images, {row[tags.DETECTOR]}: {row[tags.AUG]} {claim} "
             f"(p = {p_text(p)}, {runs} seed{'' if runs == 1 else 's'})")
-    if real_only:
-        return "real only", f"{text} {REAL_ONLY}."
-    return listed, f"{text}."
+    return f"{text} {REAL_ONLY}." if listed == "real only" else f"{text}."
 
 
 def group_lines(group: pd.DataFrame, spec: MetricSpec, task: str) -> list[str]:
     """The lists of one (detector, train size) group (module docstring)."""
-    means = group.set_index(tags.AUG)[f"{spec.name}_mean"]
-    compared = group["p_holm"].notna() & group["baseline"].isin(means.index)
-    if not compared.any():
+    found = compared_rows(group, spec)
+    if not found:
         return [NONE_COMPARED, ""]
     listed: dict[str, list[str]] = {key: [] for key in LISTS}
-    for (_, row), real_only in zip(group[compared].iterrows(), zero_acceptance(group[compared])):
-        key, text = finding(row, means[row["baseline"]], real_only, spec, task)
-        listed[key].append(text)
+    for key, row, reference in found:
+        listed[key].append(finding(row, reference, key, spec, task))
     lines = []
     for key, heading in LISTS.items():
         if listed[key]:
@@ -98,3 +113,30 @@ def findings_section(table: pd.DataFrame, spec: MetricSpec, task: str) -> str:
     for (detector, train_size), group in table.groupby([tags.DETECTOR, tags.TRAIN_SIZE], sort=False):
         lines += [f"### {detector}, {train_size} images", "", *group_lines(group, spec, task)]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def summary(table: pd.DataFrame, spec: MetricSpec, task: str, link: str) -> str:
+    """The digest of ``task``'s findings for a README, linking its leaderboard at ``link``: per (detector,
+    train size) group one bullet naming the rows of each list with the baseline's and the row's means and
+    the p, in the table's order (same lists and rules as the Findings section). Ends with a newline."""
+    name, unit = metric_words(spec)
+    unit = f" {unit}" if unit else ""
+    lines = [f"**{task}** ([leaderboard]({link})): {name}, mean over each row's runs, against the row's "
+             f"baseline with the table's p (Holm).", ""]
+    for (detector, train_size), group in table.groupby([tags.DETECTOR, tags.TRAIN_SIZE], sort=False):
+        runs = sorted({int(n) for n in group["n_runs"]})
+        seeds = f"{runs[0]}" if len(runs) == 1 else f"{runs[0]}-{runs[-1]}"
+        found = compared_rows(group, spec)
+        parts = []
+        for key, label in (("better", "better"), ("worse", "worse"), ("level", "not significant")):
+            rows = [f"{row[tags.AUG]} ({row['baseline']} {reference:.{spec.digits}f} → "
+                    f"{row[f'{spec.name}_mean']:.{spec.digits}f}{unit}, p = {p_text(row['p_holm'])})"
+                    for listed, row, reference in found if listed == key]
+            parts.append(f"{label}: {', '.join(rows) if rows else 'none'}")
+        real_only = [row[tags.AUG] for listed, row, _ in found if listed == "real only"]
+        if real_only:
+            parts.append(f"acceptance 0, trained on real images only: {', '.join(real_only)}")
+        text = "; ".join(parts) if found else NONE_COMPARED.rstrip(".")
+        lines.append(f"- {train_size} images, {detector} ({seeds} run{'' if runs == [1] else 's'} per row): "
+                     f"{text}.")
+    return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from benchmark.record.metrics import MetricSpec
+from benchmark.training.settings import TrainSettings
 
 
 def _cell(mean: float, sd: float, digits: int) -> str:
@@ -63,6 +64,18 @@ def zero_acceptance_note(labels: list[str]) -> str:
         return ""
     return (f" Acceptance 0 (no generated sample passed the quality filter; trained on real images only, "
             f"so any difference from the baseline is not the generator's): {', '.join(labels)}.")
+
+
+def step_budget_note(settings: TrainSettings) -> str:
+    """The caption sentence of the rule that makes rows comparable: every run of the profile, whatever its
+    arm, trains the same optimiser-step budget (``settings``, the profile's ``train`` section, which the
+    leaderboard's variant digests hold fixed)."""
+    stopping = (f"early stopping after {settings.patience} epochs without a better validation score"
+                if settings.patience else "no early stopping")
+    return (f" Equal optimiser steps for every row: each run trains at most {settings.epochs} epochs of "
+            f"{settings.samples_per_epoch} images in batches of {settings.batch_size} "
+            f"({settings.steps_per_epoch} steps per epoch), real and synthetic images drawn within that "
+            f"budget, never added to it ({stopping}; the best validation epoch is scored).")
 
 
 def markdown(rows: list[dict[str, str]]) -> str:
