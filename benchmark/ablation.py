@@ -6,7 +6,8 @@ seeds, and ``factors``: config keys with their levels, crossed in the order give
 may be composed (``classic+ddpm``), its parts' settings then keyed ``augmentations.<part>.<setting>``.
 ``fixed`` overrides apply to every grid cell; ``extra_cells`` are further cells given whole (a
 baseline row such as ``{aug: none}``), not crossed with the factors. ``metrics`` picks the table's
-columns (default: the task kind's headline metrics)::
+columns (default: the task kind's headline metrics); ``reference`` names the settings of the rows every
+other row is tested against::
 
     name: latent_blend_topk
     task: canal
@@ -17,6 +18,7 @@ columns (default: the task kind's headline metrics)::
       augmentations.latent-blend.top_k: [5, 10, 20, 50]
       augmentations.latent-blend.composition: [synthetic, real+synthetic]
     extra_cells: [{aug: none}]
+    reference: {aug: none}
 
 **Skipping what is done.** A (cell, seed) is done when the tracking store already holds a FINISHED run
 of the task with the same method variant (:func:`benchmark.config.variant_digest` of the cell's resolved
@@ -30,7 +32,9 @@ core or machine, one tracking store) started with 1/N ... N/N share the grid wit
 and each works on every seed, so the first whole seeds are done first by all of them together.
 
 **Table.** One row per cell, shaped like Lim et al. (2024) Table 1: the factor levels (a
-``composition`` factor as Real / Synthetic check marks) and ``mean ± SD`` over the cell's seeds.
+``composition`` factor as Real / Synthetic check marks) and ``mean ± SD`` over the cell's seeds. A spec
+with a ``reference`` (``{aug: none}``: real data alone) adds a ``p (Holm)`` column, each row tested against
+its reference row on per-image results (:mod:`benchmark.ablation_reference`).
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class AblationSpec:
     fixed: dict[str, Any] = field(default_factory=dict)
     extra_cells: tuple[dict[str, Any], ...] = ()
     metrics: tuple[str, ...] = ()
+    reference: dict[str, Any] = field(default_factory=dict)
     description: str = ""
 
 
@@ -121,6 +126,8 @@ def load_spec(path: Path) -> AblationSpec:
     extra = raw.get("extra_cells", [])
     if not isinstance(extra, list) or not all(isinstance(c, dict) for c in extra):
         raise ConfigError(f"{path}: extra_cells must be a list of mappings")
+    if not isinstance(raw.get("reference", {}), dict):
+        raise ConfigError(f"{path}: reference must be a mapping of settings, e.g. {{aug: none}}")
     return AblationSpec(**{**raw, "seeds": tuple(seeds), "extra_cells": tuple(extra),
                            "metrics": tuple(raw.get("metrics") or ())})
 
@@ -156,7 +163,20 @@ def expand(spec: AblationSpec, overrides: dict[str, Any] | None = None) -> list[
                 raise ConfigError(f"ablation {spec.name}, cell {json.dumps(levels, default=str)}: "
                                   f"{error}") from None
             planned.append((Cell(dict(levels), config), seed))
+    if spec.reference:
+        try:
+            cell_references(spec, planned)
+        except ConfigError as error:
+            raise ConfigError(f"ablation {spec.name}: {error}") from None
     return planned
+
+
+def cell_references(spec: AblationSpec, planned: list[tuple[Cell, int]]) -> dict[str, str]:
+    """``{cell label: reference cell label}`` of the plan (:mod:`benchmark.ablation_reference`)."""
+    from benchmark.ablation_reference import reference_labels
+
+    cells = {cell.label: (cell.levels, cell.config) for cell, _ in planned}
+    return reference_labels(spec.reference, cells)
 
 
 def stored_keys(runs: pd.DataFrame) -> list[tags.RunKey]:
@@ -217,8 +237,9 @@ def render_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path,
 def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_uri: str,
                  out_dir: Path) -> Path:
     """``<out_dir>/<name>.md`` and ``.csv``: one row per cell, mean ± SD over its finished seeds."""
+    from benchmark.ablation_reference import reference_tests
     from benchmark.leaderboard.collect import search_finished_runs
-    from benchmark.leaderboard.render import zero_acceptance_note
+    from benchmark.leaderboard.render import SIGNIFICANT, p_cell, zero_acceptance_note
 
     runs = search_finished_runs(tracking_uri, {tags.TASK: spec.task})
     index = dict(zip(stored_keys(runs), runs["run_id"]))
@@ -226,10 +247,11 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
     by_id = runs.set_index("run_id")
     rows, records, zero_acceptance = [], [], []
     cells = list(dict.fromkeys(cell.label for cell, _ in planned))
+    cell_runs = {}
     for label in cells:
         members = [(cell, seed) for cell, seed in planned if cell.label == label]
         keys = [tags.config_run_key(cell.config) for cell, _ in members]
-        run_ids = [index[key] for key in keys if key in index]
+        run_ids = cell_runs[label] = [index[key] for key in keys if key in index]
         cell = members[0][0]
         levels = _level_cells(spec, cell)
         row = dict(levels)
@@ -246,6 +268,18 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
             zero_acceptance.append(" / ".join(levels.values()))
         rows.append(row)
         records.append(record)
+    test_note = ""
+    if spec.reference:
+        references = cell_references(spec, planned)
+        p_values = reference_tests(references, cell_values(runs, cell_runs, tracking_uri))
+        for label, row, record in zip(cells, rows, records):
+            record["reference"] = references.get(label)
+            record["p_holm"] = p_values.get(label)
+            row["p (Holm)"] = p_cell(p_values.get(label, float("nan")), references.get(label))
+        test_note = (f" p (Holm): two-sided Wilcoxon signed-rank test of each row against the reference row "
+                     f"{json.dumps(spec.reference, default=str)} that shares its other factors, on per-image "
+                     f"{primary_name(runs)} averaged over the seeds both ran, Holm-adjusted within the rows "
+                     f"of one reference; * p < {SIGNIFICANT:g}; – no finished runs to pair.")
     out_dir.mkdir(parents=True, exist_ok=True)
     header = list(rows[0])
     for row in rows:
@@ -253,7 +287,7 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
     lines = [f"# Ablation: {spec.name}", "", *([spec.description.strip(), ""] if spec.description else []),
              f"Task `{spec.task}`, profile `{spec.profile}`, seeds {list(spec.seeds)}; mean ± SD over seeds "
              f"(generated by `benchmark ablate` from the tracking store)."
-             + zero_acceptance_note(zero_acceptance), "",
+             + test_note + zero_acceptance_note(zero_acceptance), "",
              "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row.get(h, "") for h in header) + " |" for row in rows]
     path = out_dir / f"{spec.name}.md"
@@ -262,9 +296,36 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
     return path
 
 
+def _kind(runs: pd.DataFrame) -> str:
+    return kind_of([column.removeprefix("metrics.") for column in runs.columns]) or "segmentation"
+
+
 def _headline(runs: pd.DataFrame) -> list[str]:
-    kind = kind_of([column.removeprefix("metrics.") for column in runs.columns]) or "segmentation"
-    return [spec.name for spec in KIND_METRICS[kind] if spec.headline]
+    return [spec.name for spec in KIND_METRICS[_kind(runs)] if spec.headline]
+
+
+def primary_name(runs: pd.DataFrame) -> str:
+    """``MRE`` or ``Dice``: the per-image score the table's test compares."""
+    return "MRE" if _kind(runs) == "landmarks" else "Dice"
+
+
+def cell_values(runs: pd.DataFrame, cell_runs: dict[str, list[str]],
+                tracking_uri: str) -> dict[str, pd.Series]:
+    """Per-image primary score of each cell with finished runs (``cell_runs``: label -> run ids), indexed by
+    (seed, fold, image_id): what :func:`benchmark.ablation_reference.reference_tests` pairs."""
+    from benchmark.leaderboard.collect import per_image_values, read_instances
+    from benchmark.record.predictions import per_image_columns
+
+    ran = {run for ids in cell_runs.values() for run in ids}
+    wanted = runs[runs["run_id"].isin(ran)].reset_index(drop=True)
+    if wanted.empty:
+        return {}
+    kind = _kind(runs)
+    per_image = per_image_values(read_instances(wanted, per_image_columns(kind), tracking_uri), wanted, kind)
+    per_image[tags.SEED] = per_image["run_id"].map(dict(zip(wanted["run_id"], wanted[tags.SEED].astype(str))))
+    indexed = per_image.set_index([tags.SEED, tags.FOLD, "image_id"])
+    return {label: indexed.loc[indexed["run_id"].isin(ids), "value"]
+            for label, ids in cell_runs.items() if ids}
 
 
 def _level_cells(spec: AblationSpec, cell: Cell) -> dict[str, str]:

@@ -22,6 +22,7 @@ from benchmark.leaderboard.build import build_leaderboard, zero_acceptance_rows
 from benchmark.leaderboard.figures import size_axis
 from benchmark.leaderboard.render import p_text, step_budget_note, zero_acceptance_note
 from benchmark.leaderboard.stats import aggregate, holm, paired_tests, row_baseline, wilcoxon_p
+from benchmark.record import tags
 from benchmark.tracking import TrackingError, open_experiment
 from benchmark.training.settings import TrainSettings
 from tests.cli_helpers import run_cli
@@ -401,9 +402,9 @@ def test_sqlite_reader_returns_what_mlflow_search_returns(tmp_path):
     log_run(client, other, "none", 5, errors, tmp=tmp_path)
     client.delete_experiment(other)
 
-    for tags, experiment in (({"task": "hand"}, None), ({"task": "hand", "aug": "ddpm"}, "hand")):
-        ours = collect.search_finished_runs(uri, tags, experiment)
-        theirs = collect.search_finished_runs(uri, tags, experiment, through_mlflow=True)
+    for wanted, experiment in (({"task": "hand"}, None), ({"task": "hand", "aug": "ddpm"}, "hand")):
+        ours = collect.search_finished_runs(uri, wanted, experiment)
+        theirs = collect.search_finished_runs(uri, wanted, experiment, through_mlflow=True)
         pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
     ours = collect.search_finished_runs(uri, {"task": "hand"})
     assert (set(ours["run_id"]) == {kept[0], *kept[2:]}
@@ -695,3 +696,67 @@ def test_readme_digest_of_a_dice_task_with_a_group_compared_to_nothing():
     assert lines[2:] == ["- 10 images, unet (2-3 runs per row): better: vae (none 0.450 → 0.520, "
                          "p = 4.0e-04); worse: none; not significant: none.",
                          "- all images, unet (2 runs per row): No baseline had runs to compare with."]
+
+
+# --- an ablation's rows against its reference row -----------------------------------------------------------
+
+REFERENCE_SPEC = """name: against_real
+task: hand
+profile: smoke
+seeds: [0, 1, 2]
+reference: {aug: none}
+extra_cells: [{aug: none, train_size: 10}, {aug: none, train_size: null}]
+factors:
+  train_size: [10, null]
+  aug: [ddpm, gan]
+"""
+
+
+def test_ablation_rows_are_tested_against_the_reference_of_their_training_size(tmp_path):
+    from benchmark.ablation import render_ablation
+
+    uri, experiment_id, client = hand_store(tmp_path)
+    rng = np.random.default_rng(3)
+    shifts = {("10", "ddpm"): -1.0, ("all", "ddpm"): LEVEL_SHIFT, ("all", "gan"): 0.5}
+    errors = {}
+    for seed in range(3):
+        for size in ("10", "all"):
+            base = rng.uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
+            errors[size, "none", seed] = base
+            for (shifted_size, aug), shift in shifts.items():
+                if shifted_size == size:
+                    errors[size, aug, seed] = base + shift + rng.normal(0, 0.05, size=base.shape)
+    for (size, aug, seed), value in errors.items():
+        log_run(client, experiment_id, aug, seed, value, train_size=size, tmp=tmp_path)
+    spec = load_spec(write_spec(tmp_path, REFERENCE_SPEC))
+    path = render_ablation(spec, uri, tmp_path / "out")
+    table = pd.read_csv(path.with_suffix(".csv"))
+    table["train_size"] = [tags.train_size_tag(None if pd.isna(v) else int(v)) for v in table["train_size"]]
+
+    def raw_p(size: str, aug: str) -> float:
+        per_image = [errors[size, aug, s].mean(1) - errors[size, "none", s].mean(1) for s in range(3)]
+        return wilcoxon_p(np.mean(per_image, axis=0))
+
+    p = table.set_index(["train_size", "aug"])["p_holm"]
+    assert p["10", "ddpm"] == pytest.approx(raw_p("10", "ddpm")) and p["10", "ddpm"] < 0.05
+    assert [p["all", "ddpm"], p["all", "gan"]] == pytest.approx(holm([raw_p("all", "ddpm"),
+                                                                       raw_p("all", "gan")]))
+    # gan at 10 has no runs; none is a reference
+    assert np.isnan(p["10", "gan"]) and np.isnan(p["10", "none"])
+    rows = [line for line in path.read_text().splitlines() if line.startswith("| ")]
+    header = [h.strip() for h in rows[0].strip("|").split("|")]
+    cells = {(r[header.index("train_size")], r[header.index("aug")]): r[header.index("p (Holm)")]
+             for r in ([c.strip() for c in row.strip("|").split("|")] for row in rows[1:])}
+    assert cells["10", "ddpm"].endswith("*") and cells["10", "gan"] == "–" and cells["10", "none"] == ""
+    assert 'against the reference row {"aug": "none"} that shares its other factors' in path.read_text()
+
+
+@pytest.mark.parametrize("change, problem", [
+    ("reference: {aug: vae}", "matches no cell"),
+    ("extra_cells: [{aug: none}, {aug: none, detector: heatmap}]", "has 2 reference cells"),
+])
+def test_an_ablation_reference_naming_no_cell_or_two_fails_before_anything_runs(tmp_path, change, problem):
+    key = change.split(":")[0]
+    text = "\n".join(change if line.startswith(f"{key}:") else line for line in REFERENCE_SPEC.splitlines())
+    with pytest.raises(ConfigError, match=f"ablation against_real: .*{problem}"):
+        expand(load_spec(write_spec(tmp_path, text)))

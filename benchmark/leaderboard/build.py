@@ -22,7 +22,7 @@ import pandas as pd
 from benchmark.config import build, resolve_config
 from benchmark.errors import BenchmarkError
 from benchmark.leaderboard import figures
-from benchmark.leaderboard.collect import N_TRAIN, leaderboard_runs, read_instances
+from benchmark.leaderboard.collect import N_TRAIN, leaderboard_runs, per_image_values, read_instances
 from benchmark.leaderboard.evidence import evidence_section
 from benchmark.leaderboard.findings import findings_section, summary
 from benchmark.leaderboard.readme import block_span, replace_block
@@ -44,7 +44,7 @@ from benchmark.record.metrics import (
     sdr_radii,
     sdr_spec,
 )
-from benchmark.record.predictions import IMAGE_ID, PER_IMAGE_SCORE, per_image_columns
+from benchmark.record.predictions import per_image_columns
 from benchmark.training.settings import TrainSettings
 
 
@@ -131,10 +131,7 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
 
     landmarks = kind == "landmarks"
     instances = read_instances(runs, per_image_columns(kind), tracking_uri)
-    per_image = (instances.groupby(["run", IMAGE_ID], observed=True, sort=False)[PER_IMAGE_SCORE[kind]].mean()
-                 .rename("value").reset_index())
-    per_image["run_id"] = runs["run_id"].to_numpy()[per_image["run"].to_numpy()]
-    per_image[tags.FOLD] = runs[tags.FOLD].astype(str).to_numpy()[per_image["run"].to_numpy()]
+    per_image = per_image_values(instances, runs, kind)
 
     table = aggregate(runs, [c.name for c in columns])
     tests = paired_tests(runs, per_image, baseline)

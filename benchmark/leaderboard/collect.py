@@ -22,7 +22,7 @@ import pandas as pd
 
 from benchmark.errors import first_line
 from benchmark.record.artifacts import PREDICTIONS
-from benchmark.record.predictions import read_predictions
+from benchmark.record.predictions import IMAGE_ID, PER_IMAGE_SCORE, read_predictions
 from benchmark.record.tags import AUG, COLUMNS, DETECTOR, FOLD, PARENT_RUN, PROFILE, TASK, VARIANT
 from benchmark.tracking import TrackingError
 
@@ -202,3 +202,15 @@ def read_instances(runs: pd.DataFrame, columns: list[str], tracking_uri: str,
             table = table.set_column(table.schema.get_field_index(name), name,
                                      table[name].dictionary_encode())
     return table.to_pandas()
+
+
+def per_image_values(instances: pd.DataFrame, runs: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Each run's score per test image from its :func:`read_instances` rows: ``run_id``, ``fold``,
+    ``image_id`` and ``value``, the mean of :data:`~benchmark.record.predictions.PER_IMAGE_SCORE` over the
+    image's rows (an image's MRE over its landmarks, or its Dice); what the paired tests compare."""
+    per_image = (instances.groupby(["run", IMAGE_ID], observed=True, sort=False)[PER_IMAGE_SCORE[kind]].mean()
+                 .rename("value").reset_index())
+    positions = per_image["run"].to_numpy()
+    for column in ("run_id", FOLD):
+        per_image[column] = runs[column].astype(str).to_numpy()[positions]
+    return per_image.drop(columns="run")

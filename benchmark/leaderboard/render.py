@@ -28,7 +28,9 @@ def p_text(p: float) -> str:
     return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
 
 
-def _p_cell(p: float | None, baseline: str | None) -> str:
+def p_cell(p: float | None, baseline: str | None) -> str:
+    """A table's p cell: empty for a row with no baseline, – for one that has no pairs with it, else the p
+    with * below :data:`SIGNIFICANT`."""
     if pd.isna(baseline):
         return ""
     if pd.isna(p):
@@ -52,7 +54,7 @@ def display_rows(table: pd.DataFrame, columns: list[MetricSpec], primary: Metric
                 cells[column.label] = text
             baseline = row["baseline"]
             cells["baseline"] = "" if pd.isna(baseline) else baseline
-            cells["p (Holm)"] = _p_cell(row["p_holm"], baseline)
+            cells["p (Holm)"] = p_cell(row["p_holm"], baseline)
             rows.append(cells)
     return rows
 

@@ -1,0 +1,77 @@
+"""Each row of an ablation table against its reference row: the table's paired test.
+
+A spec's ``reference`` (e.g. ``{aug: none}``) holds the settings of its reference cells: a cell whose
+resolved config has them is a reference. The reference of any other cell is the one reference cell that
+agrees with it on every further factor the reference cell sets (in ``ddpm_quality_filter`` the
+``train_size``: each DDPM row against real data alone at the same training-set size); a spec where a
+cell would have two references, or where no cell is a reference, is a ConfigError before anything runs.
+
+The test is the leaderboard's (:func:`benchmark.leaderboard.stats.paired_difference`): the primary
+metric per test image (an image's MRE over its landmarks, or its Dice), paired on (seed, fold, image)
+over the seeds both cells ran and averaged over them, two-sided Wilcoxon signed-rank. The p-values are
+Holm-adjusted within the cells that share one reference. Other columns of the table (``single.*``
+metrics, acceptance) are not tested: runs keep per-image results of their headline mode only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from benchmark.config import flatten
+from benchmark.errors import ConfigError
+
+
+def settings_of(config: dict[str, Any], keys) -> tuple:
+    """The values of dotted ``keys`` in a resolved ``config`` (None where it has no such key)."""
+    flat = flatten(config)
+    return tuple(flat.get(key) for key in keys)
+
+
+def is_reference(config: dict[str, Any], reference: dict[str, Any]) -> bool:
+    return settings_of(config, reference) == tuple(reference.values())
+
+
+def reference_labels(reference: dict[str, Any], cells: dict[str, tuple[dict, dict]]) -> dict[str, str]:
+    """``{cell label: its reference cell's label}`` over ``cells`` (label -> (levels, resolved config));
+    a reference cell, or a cell without a reference, is absent (module docstring)."""
+    references = {label: levels for label, (levels, config) in cells.items()
+                  if is_reference(config, reference)}
+    if not references:
+        raise ConfigError(f"reference {reference} matches no cell of the grid; name the settings of one "
+                          f"of its cells or extra_cells")
+    found = {}
+    for label, (_, config) in cells.items():
+        if label in references:
+            continue
+        matches = []
+        for candidate, levels in references.items():
+            further = [key for key in levels if key not in reference]
+            if settings_of(config, further) == settings_of(cells[candidate][1], further):
+                matches.append(candidate)
+        if len(matches) > 1:
+            raise ConfigError(f"cell {label} has {len(matches)} reference cells ({', '.join(matches)}); "
+                              f"give the reference cells a factor that tells them apart")
+        if matches:
+            found[label] = matches[0]
+    return found
+
+
+def reference_tests(references: dict[str, str], values: dict[str, pd.Series]) -> dict[str, float]:
+    """``{cell label: Holm-adjusted p}`` of each cell of ``references`` (cell -> reference) against its
+    reference, from per-image ``values`` (label -> Series indexed by seed, fold, image_id) of the cells
+    with finished runs; a cell that does not pair with its reference is absent."""
+    from benchmark.leaderboard.stats import holm, paired_difference
+
+    raw = {}
+    for label, reference in references.items():
+        if label in values and reference in values:
+            compared = paired_difference(values[label], values[reference])
+            if compared is not None:
+                raw[label] = compared["p"]
+    adjusted: dict[str, float] = {}
+    for reference in set(references.values()):
+        family = [label for label in raw if references[label] == reference]
+        adjusted.update(zip(family, holm([raw[label] for label in family])))
+    return adjusted
