@@ -18,9 +18,9 @@ from benchmark.ablation import expand, load_spec, run_ablation
 from benchmark.config import resolve_config, variant_digest
 from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.leaderboard import collect
-from benchmark.leaderboard.build import build_leaderboard, zero_acceptance_rows
+from benchmark.leaderboard.build import build_leaderboard, identical_rows, zero_acceptance_rows
 from benchmark.leaderboard.figures import size_axis
-from benchmark.leaderboard.render import p_text, step_budget_note, zero_acceptance_note
+from benchmark.leaderboard.render import identical_note, p_text, step_budget_note, zero_acceptance_note
 from benchmark.leaderboard.stats import aggregate, holm, paired_tests, row_baseline, wilcoxon_p
 from benchmark.record import tags
 from benchmark.tracking import TrackingError, open_experiment
@@ -456,6 +456,20 @@ def test_caption_names_the_generator_rows_that_trained_on_real_images_only(tmp_p
     assert "ddpm (all)" not in caption
     assert zero_acceptance_rows(board.table) == ["gan (all)"]
     assert zero_acceptance_note([]) == ""
+
+
+def test_caption_flags_rows_identical_to_their_baseline_that_should_differ(tmp_path):
+    uri, experiment_id, client = hand_store(tmp_path)
+    base = np.random.default_rng(2).uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
+    log_run(client, experiment_id, "none", 0, base, tmp=tmp_path)
+    log_run(client, experiment_id, "gan", 0, base, generated={"acceptance_rate": 0.0}, tmp=tmp_path)
+    log_run(client, experiment_id, "vae", 0, base, generated={"acceptance_rate": 0.5}, tmp=tmp_path)
+    log_run(client, experiment_id, "ddpm", 0, base - 0.5, generated={"acceptance_rate": 0.5}, tmp=tmp_path)
+    board = build_leaderboard(uri, "hand", tmp_path / "board", profile="smoke", with_figures=False)
+    caption = (tmp_path / "board" / "hand.md").read_text().splitlines()[2]
+    assert identical_rows(board.table) == ["vae (all)"]
+    assert caption.endswith("should have changed the training (check that these runs used them): vae (all).")
+    assert identical_note([]) == ""
 
 
 def test_caption_states_the_profiles_equal_step_budget(tmp_path):

@@ -28,6 +28,7 @@ from benchmark.leaderboard.findings import findings_section, summary
 from benchmark.leaderboard.readme import block_span, replace_block
 from benchmark.leaderboard.render import (
     display_rows,
+    identical_note,
     latex,
     markdown,
     step_budget_note,
@@ -105,10 +106,22 @@ def train_settings(profile: str, task: str, detector: str) -> TrainSettings:
     return build(TrainSettings, resolve_config(profile, task, "none", detector)["train"], "train")
 
 
+def row_labels(rows: pd.DataFrame) -> list[str]:
+    """``aug (train size)`` of aggregated rows."""
+    return [f"{aug} ({size})" for aug, size in zip(rows[tags.AUG], rows[tags.TRAIN_SIZE])]
+
+
 def zero_acceptance_rows(table: pd.DataFrame) -> list[str]:
-    """``aug (train size)`` of the aggregated rows whose mean acceptance rate is 0."""
-    zero = table[zero_acceptance(table)]
-    return [f"{aug} ({size})" for aug, size in zip(zero[tags.AUG], zero[tags.TRAIN_SIZE])]
+    """The aggregated rows whose mean acceptance rate is 0."""
+    return row_labels(table[zero_acceptance(table)])
+
+
+def identical_rows(table: pd.DataFrame) -> list[str]:
+    """The aggregated rows equal to their baseline on every paired test image although they should differ:
+    a transform, or a generator whose samples passed the filter; a sign that a run did not train on what
+    its arm names."""
+    identical = table["identical"].eq(True) & ~zero_acceptance(table)
+    return row_labels(table[identical])
 
 
 def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str = "default",
@@ -136,7 +149,7 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     table = aggregate(runs, [c.name for c in columns])
     tests = paired_tests(runs, per_image, baseline)
     table["baseline"] = [row_baseline(aug, baseline) for aug in table["aug"]]
-    table = table.merge(tests[["detector", "train_size", "aug", "p_holm"]], how="left",
+    table = table.merge(tests[["detector", "train_size", "aug", "p_holm", "identical"]], how="left",
                         on=["detector", "train_size", "aug"])
     table["_size"] = table["train_size"].map(tags.train_size_order)
     lower_is_better = not ranked.higher_is_better
@@ -157,7 +170,8 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
                f"Holm-adjusted within each (detector, train size, baseline) family; * p < 0.05; "
                f"– the baseline has no runs to pair with in the group."
                + step_budget_note(train_settings(profile, task, runs[tags.DETECTOR].iloc[0]))
-               + zero_acceptance_note(zero_acceptance_rows(table)))
+               + zero_acceptance_note(zero_acceptance_rows(table))
+               + identical_note(identical_rows(table)))
     paths = [out_dir / f"{task}.md", out_dir / f"{task}.csv", out_dir / f"{task}.tex"]
     figure_paths = (write_figures(runs, instances, landmarks, ranked, out_dir / "figures", task)
                     if with_figures else [])

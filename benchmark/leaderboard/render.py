@@ -68,6 +68,15 @@ def zero_acceptance_note(labels: list[str]) -> str:
             f"so any difference from the baseline is not the generator's): {', '.join(labels)}.")
 
 
+def identical_note(labels: list[str]) -> str:
+    """The caption sentence for rows equal to their baseline on every test image though they trained on
+    something else (:func:`benchmark.leaderboard.build.identical_rows`); empty when there are none."""
+    if not labels:
+        return ""
+    return (f" Identical to the baseline on every test image although synthetic or transformed images "
+            f"should have changed the training (check that these runs used them): {', '.join(labels)}.")
+
+
 def step_budget_note(settings: TrainSettings) -> str:
     """The caption sentence of the rule that makes rows comparable: every run of the profile, whatever its
     arm, trains the same optimiser-step budget (``settings``, the profile's ``train`` section, which the

@@ -91,8 +91,9 @@ def row_baseline(aug: str, baseline: str = "none") -> str | None:
 
 def paired_difference(values: pd.Series, reference: pd.Series) -> dict[str, float] | None:
     """The paired comparison of two methods' per-image values, each indexed by (seed, fold, image_id):
-    ``n_seeds`` (seeds both ran), ``n_pairs`` (images), ``median_difference`` (method - reference) and the
-    Wilcoxon ``p``; None when nothing pairs (no shared seed, or scored on different test images)."""
+    ``n_seeds`` (seeds both ran), ``n_pairs`` (images), ``median_difference`` (method - reference), the
+    Wilcoxon ``p`` and ``identical`` (every difference is 0); None when nothing pairs (no shared seed, or
+    scored on different test images)."""
     paired = pd.concat([values, reference], axis=1, join="inner").dropna()
     if paired.empty:
         return None
@@ -100,7 +101,7 @@ def paired_difference(values: pd.Series, reference: pd.Series) -> dict[str, floa
     paired = paired.groupby(level=["fold", "image_id"], observed=True).mean()
     differences = (paired.iloc[:, 0] - paired.iloc[:, 1]).to_numpy()
     return {"n_seeds": n_seeds, "n_pairs": len(paired), "median_difference": float(np.median(differences)),
-            "p": wilcoxon_p(differences)}
+            "p": wilcoxon_p(differences), "identical": not differences.any()}
 
 
 def paired_tests(runs: pd.DataFrame, per_image: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
@@ -122,6 +123,7 @@ def paired_tests(runs: pd.DataFrame, per_image: pd.DataFrame, baseline: str = "n
             if compared is not None:
                 rows.append({"detector": detector, "train_size": train_size, "aug": aug,
                              "baseline": reference, **compared})
-    tests = pd.DataFrame(rows, columns=[*GROUP, "baseline", "n_seeds", "n_pairs", "median_difference", "p"])
+    tests = pd.DataFrame(rows, columns=[*GROUP, "baseline", "n_seeds", "n_pairs", "median_difference", "p",
+                                        "identical"])
     tests["p_holm"] = tests.groupby(FAMILY)["p"].transform(lambda p: holm(p.tolist())).astype(float)
     return tests
