@@ -276,6 +276,18 @@ def test_a_render_removes_its_tasks_figures_it_did_not_write(composed_store, tmp
     assert not (figures_dir / "hand_ddpm_10_samples.png").exists()
 
 
+def test_the_readme_digest_shows_the_learning_curve_where_one_was_drawn(composed_store, tmp_path, capsys):
+    uri, _ = composed_store
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    code, _, err = run_cli(capsys, "leaderboard", "--task", "hand", "--profile", "smoke",
+                           "--tracking-uri", uri, "--out", str(tmp_path / "boards"), "--readme", str(readme))
+    assert code == 0, err
+    block = readme.read_text().split("<!-- /leaderboard:hand -->")[0]
+    assert block.endswith("\n\n![hand_learning_curve](boards/figures/hand_learning_curve.png)\n")
+    assert (tmp_path / "boards" / "figures" / "hand_learning_curve.png").exists()
+
+
 def test_size_axis_places_full_size_at_its_logged_number_of_images():
     sizes = pd.Series(["10", "all", "50", "all"])
     x, ticks = size_axis(sizes, pd.Series([10.0, 180.0, 50.0, 182.0]))

@@ -185,7 +185,10 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     table.to_csv(paths[1], index=False)
     paths[2].write_text(latex(rows, caption))
     if readme is not None:
-        link = Path(os.path.relpath(paths[0], readme.parent)).as_posix()
-        replace_block(readme, task, summary(table, ranked, task, link))
+        def link(path: Path) -> str:
+            return Path(os.path.relpath(path, readme.parent)).as_posix()
+
+        curves = tuple(link(p) for p in figure_paths if p.name == f"{task}_learning_curve.png")
+        replace_block(readme, task, summary(table, ranked, task, link(paths[0]), curves))
         paths.append(readme)
     return Leaderboard(table, tests, paths + figure_paths + grid_paths)

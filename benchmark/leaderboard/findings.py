@@ -24,6 +24,7 @@ none is typed. The rules:
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 
 import pandas as pd
 
@@ -115,10 +116,12 @@ def findings_section(table: pd.DataFrame, spec: MetricSpec, task: str) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def summary(table: pd.DataFrame, spec: MetricSpec, task: str, link: str) -> str:
+def summary(table: pd.DataFrame, spec: MetricSpec, task: str, link: str,
+            figures: tuple[str, ...] = ()) -> str:
     """The digest of ``task``'s findings for a README, linking its leaderboard at ``link``: per (detector,
     train size) group one bullet naming the rows of each list with the baseline's and the row's means and
-    the p, in the table's order (same lists and rules as the Findings section). Ends with a newline."""
+    the p, in the table's order (same lists and rules as the Findings section), then the images at the
+    links ``figures``. Ends with a newline."""
     name, unit = metric_words(spec)
     unit = f" {unit}" if unit else ""
     lines = [f"**{task}** ([leaderboard]({link})): {name}, mean over each row's runs, against the row's "
@@ -139,4 +142,5 @@ def summary(table: pd.DataFrame, spec: MetricSpec, task: str, link: str) -> str:
         text = "; ".join(parts) if found else NONE_COMPARED.rstrip(".")
         lines.append(f"- {train_size} images, {detector} ({seeds} run{'' if runs == [1] else 's'} per row): "
                      f"{text}.")
+    lines += ["", *(f"![{PurePosixPath(figure).stem}]({figure})" for figure in figures)] if figures else []
     return "\n".join(lines) + "\n"
