@@ -51,7 +51,7 @@ import yaml
 
 from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.record import tags
-from benchmark.record.metrics import ACCEPTANCE_RATE, KIND_METRICS, kind_of, metric_spec
+from benchmark.record.metrics import ACCEPTANCE_RATE, KIND_METRICS, kind_of, metric_spec, primary
 
 log = logging.getLogger(__name__)
 TOP_LEVEL = ("aug", "detector", "train_size")
@@ -278,8 +278,8 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
             row["p (Holm)"] = p_cell(p_values.get(label, float("nan")), references.get(label))
         test_note = (f" p (Holm): two-sided Wilcoxon signed-rank test of each row against the reference row "
                      f"{json.dumps(spec.reference, default=str)} that shares its other factors, on per-image "
-                     f"{primary_name(runs)} averaged over the seeds both ran, Holm-adjusted within the rows "
-                     f"of one reference; * p < {SIGNIFICANT:g}; – no finished runs to pair.")
+                     f"{primary(_kind(runs)).label} averaged over the seeds both ran, Holm-adjusted within "
+                     f"the rows of one reference; * p < {SIGNIFICANT:g}; – no finished runs to pair.")
     out_dir.mkdir(parents=True, exist_ok=True)
     header = list(rows[0])
     for row in rows:
@@ -302,11 +302,6 @@ def _kind(runs: pd.DataFrame) -> str:
 
 def _headline(runs: pd.DataFrame) -> list[str]:
     return [spec.name for spec in KIND_METRICS[_kind(runs)] if spec.headline]
-
-
-def primary_name(runs: pd.DataFrame) -> str:
-    """``MRE`` or ``Dice``: the per-image score the table's test compares."""
-    return "MRE" if _kind(runs) == "landmarks" else "Dice"
 
 
 def cell_values(runs: pd.DataFrame, cell_runs: dict[str, list[str]],

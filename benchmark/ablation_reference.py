@@ -23,33 +23,22 @@ from benchmark.config import flatten
 from benchmark.errors import ConfigError
 
 
-def settings_of(config: dict[str, Any], keys) -> tuple:
-    """The values of dotted ``keys`` in a resolved ``config`` (None where it has no such key)."""
-    flat = flatten(config)
-    return tuple(flat.get(key) for key in keys)
-
-
-def is_reference(config: dict[str, Any], reference: dict[str, Any]) -> bool:
-    return settings_of(config, reference) == tuple(reference.values())
-
-
 def reference_labels(reference: dict[str, Any], cells: dict[str, tuple[dict, dict]]) -> dict[str, str]:
     """``{cell label: its reference cell's label}`` over ``cells`` (label -> (levels, resolved config));
     a reference cell, or a cell without a reference, is absent (module docstring)."""
-    references = {label: levels for label, (levels, config) in cells.items()
-                  if is_reference(config, reference)}
+    flat = {label: flatten(config) for label, (_, config) in cells.items()}
+    references = {label: levels for label, (levels, _) in cells.items()
+                  if all(flat[label].get(key) == value for key, value in reference.items())}
     if not references:
         raise ConfigError(f"reference {reference} matches no cell of the grid; name the settings of one "
                           f"of its cells or extra_cells")
     found = {}
-    for label, (_, config) in cells.items():
+    for label in cells:
         if label in references:
             continue
-        matches = []
-        for candidate, levels in references.items():
-            further = [key for key in levels if key not in reference]
-            if settings_of(config, further) == settings_of(cells[candidate][1], further):
-                matches.append(candidate)
+        matches = [candidate for candidate, levels in references.items()
+                   if all(flat[label].get(key) == flat[candidate].get(key)
+                          for key in levels if key not in reference)]
         if len(matches) > 1:
             raise ConfigError(f"cell {label} has {len(matches)} reference cells ({', '.join(matches)}); "
                               f"give the reference cells a factor that tells them apart")
