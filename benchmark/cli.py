@@ -183,7 +183,8 @@ def _add_leaderboard(commands, shared: dict[str, argparse.ArgumentParser]) -> No
                             "tested against T (default: none)")
     board.add_argument("--experiment", help="only runs of this MLflow experiment (default: all)")
     board.add_argument("--out", default="leaderboards", help="output folder (default: %(default)s)")
-    board.add_argument("--no-figures", action="store_true", help="tables only")
+    board.add_argument("--no-figures", action="store_true",
+                       help="tables only; a --readme digest then links no figure")
     board.add_argument("--readme", metavar="FILE",
                        help="also write the digest of the findings between the lines "
                             "`<!-- leaderboard:TASK -->` and `<!-- /leaderboard:TASK -->` of FILE")

@@ -4,6 +4,7 @@ leaves the user's matplotlib backend alone."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -61,16 +62,25 @@ def training_curves(history: list[dict[str, float]], path: Path) -> Path:
     return path
 
 
+def sample_title(accepted: bool, reason: str, width: int = 26) -> str:
+    """A sample's title in :func:`sample_grid`: ``accepted``, or the filter's reason wrapped into lines of at
+    most ``width`` characters, never cut."""
+    return "accepted" if accepted else textwrap.fill(reason, width)
+
+
 def sample_grid(synthetic: SyntheticSet, path: Path, per_group: int = 8) -> Path:
     """Generated samples with their labels, accepted ones (green frame) above rejected ones (red frame,
-    titled with the reason)."""
+    titled with the filter's reason in full, wrapped)."""
     images = synthetic.images
     accepted = np.asarray(synthetic.quality.get("accepted", [True] * len(images)), bool)
     reasons = synthetic.quality.get("reason", [""] * len(images))
     groups = [np.flatnonzero(accepted)[:per_group], np.flatnonzero(~accepted)[:per_group]]
     rows = [g for g in groups if len(g)]
+    titles = [sample_title(bool(accepted[i]), str(reasons[i])) for i in range(len(images))]
+    title_lines = max((titles[i].count("\n") + 1 for g in rows for i in g), default=1)
     height, width = images.image_size
-    fig = Figure(figsize=(1.8 * per_group, 1.9 * max(1, len(rows)) * height / width))
+    row_inches = 1.9 * height / width + 0.12 * title_lines
+    fig = Figure(figsize=(1.8 * per_group, row_inches * max(1, len(rows))))
     axes = fig.subplots(max(1, len(rows)), per_group, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
@@ -87,7 +97,7 @@ def sample_grid(synthetic: SyntheticSet, path: Path, per_group: int = 8) -> Path
             for spine in ax.spines.values():
                 spine.set_color(colour)
                 spine.set_linewidth(2)
-            ax.set_title("accepted" if accepted[i] else str(reasons[i])[:28], fontsize=6)
+            ax.set_title(titles[i], fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
