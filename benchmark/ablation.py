@@ -19,6 +19,10 @@ other row is tested against::
       augmentations.latent-blend.composition: [synthetic, real+synthetic]
     extra_cells: [{aug: none}]
     reference: {aug: none}
+    claim:
+      source: Lim et al. (2024)
+      text: real + synthetic training data improves canal segmentation over real data alone
+      cells: {augmentations.latent-blend.composition: real+synthetic}
 
 **Skipping what is done.** A (cell, seed) is done when the tracking store already holds a FINISHED run
 of the task with the same method variant (:func:`benchmark.config.variant_digest` of the cell's resolved
@@ -34,7 +38,9 @@ and each works on every seed, so the first whole seeds are done first by all of 
 **Table.** One row per cell, shaped like Lim et al. (2024) Table 1: the factor levels (a
 ``composition`` factor as Real / Synthetic check marks) and ``mean ± SD`` over the cell's seeds. A spec
 with a ``reference`` (``{aug: none}``: real data alone) adds a ``p (Holm)`` column, each row tested against
-its reference row on per-image results (:mod:`benchmark.ablation_reference`).
+its reference row on per-image results (:mod:`benchmark.ablation_reference`). A spec with a ``claim`` (a
+seed paper's result, the rows that carry it and what they must show) ends the table with a ``## Claim``
+section: reproduced, not reproduced or pending at this budget, row by row (:mod:`benchmark.ablation_claim`).
 """
 
 from __future__ import annotations
@@ -49,9 +55,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from benchmark.ablation_claim import Claim, ClaimRow, claim_sentence, parse_claim, selects
 from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.record import tags
-from benchmark.record.metrics import ACCEPTANCE_RATE, KIND_METRICS, kind_of, metric_spec, primary
+from benchmark.record.metrics import ACCEPTANCE_RATE, KIND_METRICS, MetricSpec, kind_of, metric_spec, primary
 
 log = logging.getLogger(__name__)
 TOP_LEVEL = ("aug", "detector", "train_size")
@@ -76,6 +83,7 @@ class AblationSpec:
     extra_cells: tuple[dict[str, Any], ...] = ()
     metrics: tuple[str, ...] = ()
     reference: dict[str, Any] = field(default_factory=dict)
+    claim: Claim | None = None
     description: str = ""
 
 
@@ -89,13 +97,24 @@ class Cell:
         return json.dumps(self.levels, sort_keys=True, default=str)
 
 
+@dataclass(frozen=True)
+class AblationTable:
+    """A rendered table: its Markdown file and, for a spec with a claim, the rows that carry it, the metric
+    they are judged on and the reference row's name (what :func:`claim_digest` words)."""
+
+    path: Path
+    claim_rows: list[ClaimRow] = field(default_factory=list)
+    metric: MetricSpec | None = None
+    reference: str = ""
+
+
 @dataclass
 class AblationOutcome:
     cells: list[Cell]
     ran: int = 0
     skipped: int = 0
     failed: list[str] = field(default_factory=list)
-    table_path: Path | None = None
+    table: AblationTable | None = None
 
 
 def load_spec(path: Path) -> AblationSpec:
@@ -128,8 +147,13 @@ def load_spec(path: Path) -> AblationSpec:
         raise ConfigError(f"{path}: extra_cells must be a list of mappings")
     if not isinstance(raw.get("reference", {}), dict):
         raise ConfigError(f"{path}: reference must be a mapping of settings, e.g. {{aug: none}}")
+    claim = raw.get("claim")
+    if claim is not None:
+        if not raw.get("reference"):
+            raise ConfigError(f"{path}: a claim is tested against the reference rows; add reference")
+        claim = parse_claim(claim, factors, str(path))
     return AblationSpec(**{**raw, "seeds": tuple(seeds), "extra_cells": tuple(extra),
-                           "metrics": tuple(raw.get("metrics") or ())})
+                           "metrics": tuple(raw.get("metrics") or ()), "claim": claim})
 
 
 def resolve_cell(spec: AblationSpec, levels: dict[str, Any], seed: int,
@@ -165,9 +189,13 @@ def expand(spec: AblationSpec, overrides: dict[str, Any] | None = None) -> list[
             planned.append((Cell(dict(levels), config), seed))
     if spec.reference:
         try:
-            cell_references(spec, planned)
+            references = cell_references(spec, planned)
         except ConfigError as error:
             raise ConfigError(f"ablation {spec.name}: {error}") from None
+        if spec.claim and not any(selects(spec.claim, cell.levels) and cell.label in references
+                                  for cell, _ in planned):
+            raise ConfigError(f"ablation {spec.name}: the claim's cells {spec.claim.cells} select no row "
+                              f"that has a reference row")
     return planned
 
 
@@ -223,20 +251,21 @@ def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path,
             outcome.failed.append(message)
             log.error("ablation %s: %s", spec.name, message)
     if not dry_run:
-        outcome.table_path = render_table(spec, planned, tracking_uri, out_dir)
+        outcome.table = render_table(spec, planned, tracking_uri, out_dir)
     return outcome
 
 
 def render_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path,
-                    overrides: dict[str, Any] | None = None) -> Path:
+                    overrides: dict[str, Any] | None = None) -> AblationTable:
     """The table of the grid from the runs the store holds now, running nothing (cells not yet run show
     ``0/1`` runs): for a grid whose workers are still at it, or were stopped."""
     return render_table(spec, expand(spec, overrides), tracking_uri, out_dir)
 
 
 def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_uri: str,
-                 out_dir: Path) -> Path:
-    """``<out_dir>/<name>.md`` and ``.csv``: one row per cell, mean ± SD over its finished seeds."""
+                 out_dir: Path) -> AblationTable:
+    """``<out_dir>/<name>.md`` and ``.csv``: one row per cell, mean ± SD over its finished seeds (and the
+    claim section of a spec with a claim)."""
     from benchmark.ablation_reference import reference_tests
     from benchmark.leaderboard.collect import search_finished_runs
     from benchmark.leaderboard.render import SIGNIFICANT, p_cell, zero_acceptance_note
@@ -244,6 +273,7 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
     runs = search_finished_runs(tracking_uri, {tags.TASK: spec.task})
     index = dict(zip(stored_keys(runs), runs["run_id"]))
     metrics = list(spec.metrics) or _headline(runs)
+    ranked = primary(_kind(runs))
     by_id = runs.set_index("run_id")
     rows, records, zero_acceptance = [], [], []
     cells = list(dict.fromkeys(cell.label for cell, _ in planned))
@@ -255,20 +285,21 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
         cell = members[0][0]
         levels = _level_cells(spec, cell)
         row = dict(levels)
-        record = {**{k: v for k, v in cell.levels.items()}, "n_runs": len(run_ids)}
-        for metric in metrics:
+        record = {**{k: v for k, v in cell.levels.items()}, "n_runs": len(run_ids), "n_planned": len(members)}
+        for metric in dict.fromkeys([*metrics, ranked.name, ACCEPTANCE_RATE]):
             # a run without the metric (`none` has no acceptance rate) counts as absent, not as 0
             values = by_id.loc[run_ids, f"metrics.{metric}"].astype(float).dropna() \
                 if run_ids and f"metrics.{metric}" in by_id else pd.Series(dtype=float)
             mean, sd = values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0
             record[f"{metric}_mean"], record[f"{metric}_sd"] = mean, sd
-            row[metric_label(metric)] = f"{mean:.3f} ± {sd:.3f}" if len(values) else "–"
+            if metric in metrics:
+                row[metric_label(metric)] = f"{mean:.3f} ± {sd:.3f}" if len(values) else "–"
         row["runs"] = f"{len(run_ids)}/{len(members)}"
         if record.get(f"{ACCEPTANCE_RATE}_mean") == 0:
             zero_acceptance.append(" / ".join(levels.values()))
         rows.append(row)
         records.append(record)
-    test_note = ""
+    test_note, table = "", AblationTable(out_dir / f"{spec.name}.md")
     if spec.reference:
         references = cell_references(spec, planned)
         p_values = reference_tests(references, cell_values(runs, cell_runs, tracking_uri))
@@ -280,6 +311,8 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
                      f"{json.dumps(spec.reference, default=str)} that shares its other factors, on per-image "
                      f"{primary(_kind(runs)).label} averaged over the seeds both ran, Holm-adjusted within "
                      f"the rows of one reference; * p < {SIGNIFICANT:g}; – no finished runs to pair.")
+        if spec.claim:
+            table = claim_table(spec, dict(zip(cells, records)), references, ranked, table.path)
     out_dir.mkdir(parents=True, exist_ok=True)
     header = list(rows[0])
     for row in rows:
@@ -290,10 +323,46 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
              + test_note + zero_acceptance_note(zero_acceptance), "",
              "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row.get(h, "") for h in header) + " |" for row in rows]
-    path = out_dir / f"{spec.name}.md"
-    path.write_text("\n".join(lines) + "\n")
+    if spec.claim:
+        lines += ["", "## Claim", "", claim_digest(spec, table)]
+    table.path.write_text("\n".join(lines) + "\n")
     pd.DataFrame(records).to_csv(out_dir / f"{spec.name}.csv", index=False)
-    return path
+    return table
+
+
+def claim_table(spec: AblationSpec, records: dict[str, dict[str, Any]], references: dict[str, str],
+                ranked: MetricSpec, path: Path) -> AblationTable:
+    """The :class:`AblationTable` at ``path`` with the rows that carry the spec's claim (``records``: cell
+    label -> the table's record of it; ``references``: cell label -> its reference's label)."""
+    rows = []
+    for label, reference in references.items():
+        record = records[label]
+        if not selects(spec.claim, {k: v for k, v in record.items() if k in spec.factors}):
+            continue
+        rows.append(ClaimRow(levels={k: record[k] for k in spec.factors if k in record},
+                             runs=record["n_runs"], planned=record["n_planned"],
+                             mean=record[f"{ranked.name}_mean"],
+                             reference_mean=records[reference][f"{ranked.name}_mean"],
+                             p=float("nan") if pd.isna(record["p_holm"]) else float(record["p_holm"]),
+                             real_only=record.get(f"{ACCEPTANCE_RATE}_mean") == 0))
+    return AblationTable(path, rows, ranked, "/".join(str(value) for value in spec.reference.values()))
+
+
+def claim_digest(spec: AblationSpec, table: AblationTable, link: str | None = None) -> str:
+    """The spec's claim and its status at this budget in one paragraph (:mod:`benchmark.ablation_claim`),
+    linking the table at ``link`` where given."""
+    return claim_sentence(spec.claim, table.claim_rows, table.metric, table.reference, link)
+
+
+def write_claim(spec: AblationSpec, table: AblationTable, readme: Path) -> None:
+    """The claim digest, linking the table, into ``readme``'s block named after the spec
+    (:func:`benchmark.leaderboard.readme.replace_block`)."""
+    import os
+
+    from benchmark.leaderboard.readme import replace_block
+
+    link = Path(os.path.relpath(table.path, readme.parent)).as_posix()
+    replace_block(readme, spec.name, claim_digest(spec, table, link))
 
 
 def _kind(runs: pd.DataFrame) -> str:
@@ -324,11 +393,13 @@ def cell_values(runs: pd.DataFrame, cell_runs: dict[str, list[str]],
 
 
 def _level_cells(spec: AblationSpec, cell: Cell) -> dict[str, str]:
-    """The factor columns of a row; a ``composition`` factor becomes Real / Synthetic check marks, and a
-    cell that does not set a factor (an extra cell) shows '–'."""
+    """The factor columns of a row, after its aug (and its detector where an extra cell sets one); a
+    ``composition`` factor becomes Real / Synthetic check marks, and a cell that does not set a factor (an
+    extra cell) shows '–'."""
     row: dict[str, str] = {}
-    if "aug" not in spec.factors:
-        row["aug"] = str(cell.config["aug"])
+    for key in ("aug", "detector"):  # the detector only where cells differ in it (an extra reference cell)
+        if key not in spec.factors and (key == "aug" or any(key in extra for extra in spec.extra_cells)):
+            row[key] = str(cell.config[key])
     for key in spec.factors:
         value = cell.levels.get(key)
         if key.endswith(".composition"):

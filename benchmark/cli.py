@@ -171,6 +171,10 @@ def _add_ablate(commands, shared: dict[str, argparse.ArgumentParser]) -> None:
     ablate.add_argument("--shard", type=shard, metavar="K/N",
                         help="run only cells K, K+N, ... of the grid: N workers on one store share it "
                              "(1/N ... N/N)")
+    ablate.add_argument("--readme", metavar="FILE",
+                        help="also write the spec's claim and its status between the lines "
+                             "`<!-- leaderboard:NAME -->` and `<!-- /leaderboard:NAME -->` of FILE (NAME: "
+                             "the spec's name)")
 
 
 def _add_leaderboard(commands, shared: dict[str, argparse.ArgumentParser]) -> None:
@@ -388,24 +392,34 @@ def command_leaderboard(args: argparse.Namespace) -> None:
 def command_ablate(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from benchmark.ablation import load_spec, render_ablation, run_ablation
+    from benchmark.ablation import load_spec, render_ablation, run_ablation, write_claim
     from benchmark.config import parse_value
+    from benchmark.leaderboard.readme import block_span
     from benchmark.tracking import default_tracking_uri
 
     spec = load_spec(Path(args.spec))
+    readme = Path(args.readme) if args.readme else None
+    if readme is not None:
+        if spec.claim is None:
+            raise ConfigError(f"{args.spec}: --readme writes the spec's claim, and this spec has none; add "
+                              f"claim (source, text, cells, expect) or leave out --readme")
+        block_span(readme, spec.name)  # a README without the spec's block fails before any run
     overrides = {key: parse_value(value) for key, value in args.overrides}
     tracking_uri = args.tracking_uri or default_tracking_uri()
+    failed: list[str] = []
     if args.table_only:
-        print(render_ablation(spec, tracking_uri, Path(args.out), overrides).read_text())
-        return
-    outcome = run_ablation(spec, tracking_uri, Path(args.out), overrides=overrides,
-                           dry_run=args.dry_run, device=args.device, progress=not args.no_progress,
-                           shard=args.shard)
-    if outcome.table_path is not None:
-        print(outcome.table_path.read_text())
-    if outcome.failed:
-        raise AblationFailed(f"{args.spec}: {len(outcome.failed)} run(s) failed: "
-                             + "; ".join(outcome.failed))
+        table = render_ablation(spec, tracking_uri, Path(args.out), overrides)
+    else:
+        outcome = run_ablation(spec, tracking_uri, Path(args.out), overrides=overrides,
+                               dry_run=args.dry_run, device=args.device, progress=not args.no_progress,
+                               shard=args.shard)
+        table, failed = outcome.table, outcome.failed
+    if table is not None:
+        print(table.path.read_text())
+        if readme is not None:
+            write_claim(spec, table, readme)
+    if failed:
+        raise AblationFailed(f"{args.spec}: {len(failed)} run(s) failed: " + "; ".join(failed))
 
 
 def command_perf(args: argparse.Namespace) -> None:

@@ -5,14 +5,17 @@ A profile (``profiles/{smoke,default,gpu,paper}.yaml``) sets every knob; named C
 picked for the chosen task, and only the chosen detector's and augmentation's parameter blocks are
 kept (one block per part of a composed augmentation: ``classic+ddpm`` keeps ``augmentations.classic``
 and ``augmentations.ddpm``), so the resolved config is exactly what the run used; it is logged as MLflow
-params and as ``config.yaml``.
+params and as ``config.yaml``. An override that adds a plug-in setting the profile leaves out, at the value
+the plug-in's settings class defaults it to, changes nothing the run does and is left out, so the config
+(and its variant digest) stays the default's: ``--set augmentations.ddpm.quality_filter=true`` is the
+default DDPM run.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from dataclasses import fields
+from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ import yaml
 from benchmark.checks import is_integer, is_number
 from benchmark.errors import ConfigError, first_line
 from benchmark.field_types import check_field_types
-from benchmark.registry import augmentation_parts
+from benchmark.registry import AUGMENTATIONS, DETECTORS, augmentation_parts
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 # Method parameter blocks accept new keys here; the method's settings dataclass validates them.
@@ -120,12 +123,41 @@ def resolve_config(
     config.setdefault("data", {}).setdefault("data_root", None)
     config.setdefault("tracking", {"uri": None, "experiment": None})
     for dotted, value in (overrides or {}).items():
-        set_dotted(config, dotted, value)
+        if not restates_default(config, dotted, value):
+            set_dotted(config, dotted, value)
     size = config["data"]["image_size"]
     if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v >= 16 for v in size)):
         raise ConfigError(f"data.image_size must be [H, W] with H, W >= 16, got {size!r}")
     check_run_options(config)
     return config
+
+
+def plugin_default(section: str, name: str, setting: str) -> Any:
+    """The default of field ``setting`` of plug-in ``name``'s settings class (``section``: ``detectors`` or
+    ``augmentations``), or :data:`dataclasses.MISSING` where there is no such class or field."""
+    registry = {"detectors": DETECTORS, "augmentations": AUGMENTATIONS}[section]
+    if name not in registry.names() or not is_dataclass(settings := registry.entry(name).settings):
+        return MISSING
+    field = next((f for f in fields(settings) if f.name == setting), None)
+    if field is None:
+        return MISSING
+    return field.default if field.default_factory is MISSING else field.default_factory()
+
+
+def restates_default(config: dict[str, Any], dotted: str, value: Any) -> bool:
+    """Whether override ``dotted = value`` adds a setting ``<section>.<plug-in>.<setting>`` that ``config``
+    leaves out, at the plug-in's own default (module docstring)."""
+    section, *path = dotted.split(".")
+    if section not in OPEN_SECTIONS or len(path) != 2:
+        return False
+    name, setting = path
+    block = config.get(section, {}).get(name)
+    if not isinstance(block, dict) or setting in block:
+        return False
+    default = plugin_default(section, name, setting)
+    if isinstance(default, tuple) and isinstance(value, list):
+        default = list(default)
+    return default is not MISSING and type(value) is type(default) and value == default
 
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:

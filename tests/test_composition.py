@@ -248,5 +248,5 @@ def test_leaderboard_and_ablation_tables_show_composed_names(store, composed_run
                         seeds=(SEED,), extra_cells=({"aug": "none"},))
     outcome = run_ablation(spec, store, tmp_path / "ablations", device="cpu", progress=False)
     assert (outcome.ran, outcome.skipped, outcome.failed) == (0, 3, [])  # the CLI runs are its cells
-    table = outcome.table_path.read_text()
+    table = outcome.table.path.read_text()
     assert "| classic+vae |" in table and "| 1/1 |" in table

@@ -85,3 +85,19 @@ def test_the_variant_digest_ignores_repetitions_and_changes_with_the_numerics_ve
                                          {"augmentations.ddpm.train_steps": 5})) != digest
     monkeypatch.setattr(config_module, "NUMERICS_VERSION", config_module.NUMERICS_VERSION + 1)
     assert variant_digest(config) != digest
+
+
+def test_an_override_at_the_plugins_own_default_is_the_default_run():
+    """An ablation level or --set that restates a setting's default must find the default runs as done."""
+    def ddpm(overrides=None):
+        return resolve_config("default", "hand", "ddpm", "heatmap", overrides)
+
+    base = ddpm()
+    assert "quality_filter" not in base["augmentations"]["ddpm"]  # the profile leaves it to the class
+    restated = ddpm({"augmentations.ddpm.quality_filter": True})
+    assert restated == base and variant_digest(restated) == variant_digest(base)
+    changed = ddpm({"augmentations.ddpm.quality_filter": False})
+    assert changed["augmentations"]["ddpm"]["quality_filter"] is False
+    assert variant_digest(changed) != variant_digest(base)
+    # 1 is not True: only a value of the default's own type restates it
+    assert ddpm({"augmentations.ddpm.quality_filter": 1})["augmentations"]["ddpm"]["quality_filter"] == 1

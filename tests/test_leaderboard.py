@@ -755,7 +755,7 @@ def test_ablation_rows_are_tested_against_the_reference_of_their_training_size(t
     for (size, aug, seed), value in errors.items():
         log_run(client, experiment_id, aug, seed, value, train_size=size, tmp=tmp_path)
     spec = load_spec(write_spec(tmp_path, REFERENCE_SPEC))
-    path = render_ablation(spec, uri, tmp_path / "out")
+    path = render_ablation(spec, uri, tmp_path / "out").path
     table = pd.read_csv(path.with_suffix(".csv"))
     table["train_size"] = [tags.train_size_tag(None if pd.isna(v) else int(v)) for v in table["train_size"]]
 
