@@ -31,9 +31,14 @@ stopped, and a cell that equals a leaderboard run is not trained twice. Every ce
 methods built before the first run, so a bad spec fails at once. A failing run is recorded (FAILED in
 MLflow) and the grid goes on.
 
-**Many workers.** ``shard=(K, N)`` runs cells K, K+N, K+2N, ... of the seed-major plan: N workers (one per
-core or machine, one tracking store) started with 1/N ... N/N share the grid without running a cell twice,
-and each works on every seed, so the first whole seeds are done first by all of them together.
+**Many workers.** ``shard=(K, N)`` deals the seed-major plan's *generation groups* round-robin and runs
+the K-th share: N workers (one per core or machine, one tracking store) started with 1/N ... N/N share the
+grid without running a cell twice, and each works on every seed, so the first whole seeds are done first
+by all of them together. A generation group is the cells of one seed that generate the same synthetic set
+(``ddpm`` and ``classic+ddpm`` at equal ``ddpm`` settings, training-set size, fold and data;
+:func:`benchmark.synthetic.generation_settings`), so one worker fits the generator and its next cell of
+the group reads the set from the cache instead of fitting it again beside it; any other cell is a group
+of its own.
 
 **Table.** One row per cell, shaped like Lim et al. (2024) Table 1: the factor levels (a
 ``composition`` factor as Real / Synthetic check marks) and ``mean ± SD`` over the cell's seeds. A spec
@@ -214,9 +219,29 @@ def stored_keys(runs: pd.DataFrame) -> list[tags.RunKey]:
                                                  runs[f"param.{tags.FOLD}"])]
 
 
-def in_shard(index: int, shard: tuple[int, int] | None) -> bool:
-    """Whether the ``index``-th (1-based) (cell, seed) of a plan belongs to worker ``K`` of ``N``."""
-    return shard is None or (index - 1) % shard[1] == shard[0] - 1
+def generation_group(cell: Cell, seed: int) -> str:
+    """The generation group of ``cell`` at ``seed`` (module docstring), as a JSON key."""
+    from benchmark.augmentation import create_augmentation
+    from benchmark.synthetic import generation_settings
+
+    config = cell.config
+    augmentation = create_augmentation(config["aug"], config["augmentations"])
+    if not augmentation.generates:
+        return json.dumps({"cell": cell.label, "seed": seed})
+    method, settings = generation_settings(augmentation)
+    key = {"method": method, "settings": settings, "seed": seed, "fold": config["fold"],
+           "train_size": config["train_size"], "data": config["data"]}
+    return json.dumps(key, sort_keys=True, default=str)
+
+
+def shard_indexes(planned: list[tuple[Cell, int]], shard: tuple[int, int] | None) -> set[int]:
+    """The 1-based plan indexes that worker ``K`` of ``N`` runs: the generation groups, in the order of
+    their first cell, dealt round-robin (every index without ``shard``)."""
+    if shard is None:
+        return set(range(1, len(planned) + 1))
+    groups = [generation_group(cell, seed) for cell, seed in planned]
+    order = {group: number for number, group in enumerate(dict.fromkeys(groups))}
+    return {index for index, group in enumerate(groups, 1) if order[group] % shard[1] == shard[0] - 1}
 
 
 def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path,
@@ -230,8 +255,9 @@ def run_ablation(spec: AblationSpec, tracking_uri: str, out_dir: Path,
     planned = expand(spec, overrides)
     done = set(stored_keys(search_finished_runs(tracking_uri, {tags.TASK: spec.task})))
     outcome = AblationOutcome(cells=[cell for cell, _ in planned])
+    mine = shard_indexes(planned, shard)
     for index, (cell, seed) in enumerate(planned, 1):
-        if not in_shard(index, shard):
+        if index not in mine:
             continue
         status = "done" if tags.config_run_key(cell.config) in done else "to run"
         log.info("ablation %s [%d/%d] %s seed %d: %s", spec.name, index, len(planned), cell.label, seed,

@@ -169,8 +169,8 @@ def _add_ablate(commands, shared: dict[str, argparse.ArgumentParser]) -> None:
     ablate.add_argument("--table-only", action="store_true",
                         help="render the table from the runs the store holds now; run nothing")
     ablate.add_argument("--shard", type=shard, metavar="K/N",
-                        help="run only cells K, K+N, ... of the grid: N workers on one store share it "
-                             "(1/N ... N/N)")
+                        help="run only worker K's share of the grid: N workers on one store share it "
+                             "(1/N ... N/N), a generator's cells (ddpm, classic+ddpm) on one worker")
     ablate.add_argument("--readme", metavar="FILE",
                         help="also write the spec's claim and its status between the lines "
                              "`<!-- leaderboard:NAME -->` and `<!-- /leaderboard:NAME -->` of FILE (NAME: "

@@ -66,14 +66,20 @@ def nearest_training_ssim(generated: np.ndarray, training: np.ndarray, candidate
     ])
 
 
-def synthesis_key(augmentation: Augmentation, train: ImageSet, seed: int,
-                  unlabelled: ImageSet | None = None) -> str:
-    """The cache key of the set ``augmentation`` generates (module docstring): its synthesizer's name and
-    settings without the composition ones, which only choose what joins the real set."""
+def generation_settings(augmentation: Augmentation) -> tuple[str, dict]:
+    """The name and settings of what ``augmentation`` generates with: its synthesizer's, without the
+    composition settings, which only choose what joins the real set."""
     source = augmentation.synthesizer
     settings = asdict(source.settings) if hasattr(source, "settings") else {}
-    generation = {k: v for k, v in settings.items() if k not in {f.name for f in fields(CompositionSettings)}}
-    return cache_key({"method": source.name, "settings": generation, "train": train.digest(),
+    return source.name, {k: v for k, v in settings.items()
+                         if k not in {f.name for f in fields(CompositionSettings)}}
+
+
+def synthesis_key(augmentation: Augmentation, train: ImageSet, seed: int,
+                  unlabelled: ImageSet | None = None) -> str:
+    """The cache key of the set ``augmentation`` generates (module docstring)."""
+    method, generation = generation_settings(augmentation)
+    return cache_key({"method": method, "settings": generation, "train": train.digest(),
                       "unlabelled": unlabelled.digest() if unlabelled is not None else None,
                       "seed": seed, "version": CACHE_VERSION})
 

@@ -385,6 +385,23 @@ def test_shards_split_the_grid_between_workers_without_overlap(tmp_path, capsys,
         assert f"expected K/N with 1 <= K <= N (worker K of N), got '{bad}'" in capsys.readouterr().err
 
 
+def test_a_generator_and_its_composed_twin_go_to_one_worker(tmp_path, capsys, caplog):
+    """vae and classic+vae generate one synthetic set: the worker that fits it runs both, so the other
+    worker never fits it a second time beside it."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    path = write_spec(tmp_path, "name: twins\ntask: hand\nprofile: smoke\nseeds: [0, 1]\nfactors:\n"
+                                "  aug: [none, vae, classic+vae, classic]\n")
+    taken = []
+    for worker in (1, 2):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="benchmark.ablation"):
+            assert run_cli(capsys, "ablate", str(path), "--tracking-uri", uri, "--dry-run",
+                           "--shard", f"{worker}/2")[0] == 0
+        taken.append([int(re.search(r"\[(\d+)/8\]", r.getMessage())[1]) for r in caplog.records])
+    # groups in plan order: none, vae (+ classic+vae), classic; then the same at seed 1
+    assert taken == [[1, 4, 6, 7], [2, 3, 5, 8]]
+
+
 def test_a_moved_sqlite_store_still_finds_its_artifacts(tmp_path):
     """The committed evidence store is read from wherever the repository was cloned."""
     import shutil
