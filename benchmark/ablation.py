@@ -328,11 +328,13 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
     test_note, table = "", AblationTable(out_dir / f"{spec.name}.md")
     if spec.reference:
         references = cell_references(spec, planned)
-        p_values = reference_tests(references, cell_values(runs, cell_runs, tracking_uri))
+        compared = reference_tests(references, cell_values(runs, cell_runs, tracking_uri))
         for label, row, record in zip(cells, rows, records):
-            record["reference"] = references.get(label)
-            record["p_holm"] = p_values.get(label)
-            row["p (Holm)"] = p_cell(p_values.get(label, float("nan")), references.get(label))
+            result = compared.get(label, {})
+            record.update(reference=references.get(label), p_holm=result.get("p_holm"),
+                          paired_seeds=result.get("n_seeds"), paired_mean=result.get("mean"),
+                          paired_reference_mean=result.get("reference_mean"))
+            row["p (Holm)"] = p_cell(result.get("p_holm", float("nan")), references.get(label))
         test_note = (f" p (Holm): two-sided Wilcoxon signed-rank test of each row against the reference row "
                      f"{json.dumps(spec.reference, default=str)} that shares its other factors, on per-image "
                      f"{primary(_kind(runs)).label} averaged over the seeds both ran, Holm-adjusted within "
@@ -361,16 +363,19 @@ def claim_table(spec: AblationSpec, records: dict[str, dict[str, Any]], referenc
     """The :class:`AblationTable` at ``path`` with the rows that carry the spec's claim (``records``: cell
     label -> the table's record of it; ``references``: cell label -> its reference's label)."""
     rows = []
-    for label, reference in references.items():
+    for label in references:
         record = records[label]
         if not selects(spec.claim, {k: v for k, v in record.items() if k in spec.factors}):
             continue
-        rows.append(ClaimRow(levels={k: record[k] for k in spec.factors if k in record},
-                             runs=record["n_runs"], planned=record["n_planned"],
-                             mean=record[f"{ranked.name}_mean"],
-                             reference_mean=records[reference][f"{ranked.name}_mean"],
-                             p=float("nan") if pd.isna(record["p_holm"]) else float(record["p_holm"]),
-                             real_only=record.get(f"{ACCEPTANCE_RATE}_mean") == 0))
+        levels = {k: record[k] for k in spec.factors if k in record}
+        common = {"levels": levels, "runs": record["n_runs"], "planned": record["n_planned"],
+                  "real_only": record.get(f"{ACCEPTANCE_RATE}_mean") == 0}
+        if record["p_holm"] is None:
+            rows.append(ClaimRow(**common, mean=record[f"{ranked.name}_mean"]))
+        else:
+            rows.append(ClaimRow(**common, mean=record["paired_mean"],
+                                 reference_mean=record["paired_reference_mean"],
+                                 p=record["p_holm"], seeds=record["paired_seeds"]))
     return AblationTable(path, rows, ranked, "/".join(str(value) for value in spec.reference.values()))
 
 

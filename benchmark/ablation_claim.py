@@ -51,15 +51,18 @@ class Claim:
 
 @dataclass(frozen=True)
 class ClaimRow:
-    """One selected row of the table: its factor levels, seeds run of those planned, the primary metric's
-    mean and its reference row's, the p (Holm; NaN before both ran) and whether acceptance was 0."""
+    """One selected row of the table: its factor levels, seeds run of those planned and whether its
+    acceptance was 0; once it pairs with its reference row, the p (Holm) and both means of the primary
+    metric over the ``seeds`` both ran (what the test compares); before that, its own mean (NaN without
+    runs) and NaN for the rest."""
 
     levels: dict[str, Any]
     runs: int
     planned: int
     mean: float
-    reference_mean: float
-    p: float
+    reference_mean: float = math.nan
+    p: float = math.nan
+    seeds: int = 0
     real_only: bool = False
 
     @property
@@ -136,9 +139,15 @@ def claim_sentence(claim: Claim, rows: list[ClaimRow], spec: MetricSpec, referen
     parts = []
     for row in rows:
         listed = row_verdict(row, spec)
-        means = (f"{reference} {row.reference_mean:.{spec.digits}f} → {row.mean:.{spec.digits}f}{unit}"
-                 if not math.isnan(row.mean) else "no finished run")
-        tested = f", p = {p_text(row.p)}, {VERDICT_WORDS[listed]}" if listed else ""
-        parts.append(f"{_levels_text(row.levels)}: {means}{tested} ({row.runs} of {row.planned} seeds)")
-    return (f"**{claim.source}**{table}: {claim.text.rstrip('.')}. {head} {name} per row, mean over its "
-            f"seeds, with the table's p (Holm): {'; '.join(parts)}.")
+        if listed:
+            shown = (f"{reference} {row.reference_mean:.{spec.digits}f} → {row.mean:.{spec.digits}f}{unit} "
+                     f"over {row.seeds} seed{'' if row.seeds == 1 else 's'}, p = {p_text(row.p)}, "
+                     f"{VERDICT_WORDS[listed]}")
+        elif math.isnan(row.mean):
+            shown = "no finished run"
+        else:
+            shown = f"{row.mean:.{spec.digits}f}{unit}, no {reference} run on its seeds yet"
+        parts.append(f"{_levels_text(row.levels)}: {shown} ({row.runs} of {row.planned} seeds run)")
+    return (f"**{claim.source}**{table}: {claim.text.rstrip('.')}. {head} {name} per row against "
+            f"{reference}, both means over the seeds the two ran, with the table's p (Holm): "
+            f"{'; '.join(parts)}.")

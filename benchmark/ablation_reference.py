@@ -47,20 +47,21 @@ def reference_labels(reference: dict[str, Any], cells: dict[str, tuple[dict, dic
     return found
 
 
-def reference_tests(references: dict[str, str], values: dict[str, pd.Series]) -> dict[str, float]:
-    """``{cell label: Holm-adjusted p}`` of each cell of ``references`` (cell -> reference) against its
+def reference_tests(references: dict[str, str], values: dict[str, pd.Series]) -> dict[str, dict[str, float]]:
+    """``{cell label: its comparison}`` of each cell of ``references`` (cell -> reference) against its
     reference, from per-image ``values`` (label -> Series indexed by seed, fold, image_id) of the cells
-    with finished runs; a cell that does not pair with its reference is absent."""
+    with finished runs: :func:`~benchmark.leaderboard.stats.paired_difference`'s columns and the
+    Holm-adjusted ``p_holm``; a cell that does not pair with its reference is absent."""
     from benchmark.leaderboard.stats import holm, paired_difference
 
-    raw = {}
+    compared = {}
     for label, reference in references.items():
         if label in values and reference in values:
-            compared = paired_difference(values[label], values[reference])
-            if compared is not None:
-                raw[label] = compared["p"]
-    adjusted: dict[str, float] = {}
+            result = paired_difference(values[label], values[reference])
+            if result is not None:
+                compared[label] = result
     for reference in set(references.values()):
-        family = [label for label in raw if references[label] == reference]
-        adjusted.update(zip(family, holm([raw[label] for label in family])))
-    return adjusted
+        family = [label for label in compared if references[label] == reference]
+        for label, adjusted in zip(family, holm([compared[label]["p"] for label in family])):
+            compared[label]["p_holm"] = adjusted
+    return compared

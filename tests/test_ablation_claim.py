@@ -24,9 +24,9 @@ from tests.test_leaderboard import (
 )
 
 MRE = primary("landmarks")
-BETTER = ClaimRow({"train_size": 10}, runs=3, planned=3, mean=2.0, reference_mean=3.0, p=0.001)
-LEVEL = ClaimRow({"train_size": None}, runs=3, planned=3, mean=2.9, reference_mean=3.0, p=0.4)
-WORSE = ClaimRow({"train_size": 50}, runs=3, planned=3, mean=3.5, reference_mean=3.0, p=0.01)
+BETTER = ClaimRow({"train_size": 10}, runs=3, planned=3, mean=2.0, reference_mean=3.0, p=0.001, seeds=3)
+LEVEL = ClaimRow({"train_size": None}, runs=3, planned=3, mean=2.9, reference_mean=3.0, p=0.4, seeds=3)
+WORSE = ClaimRow({"train_size": 50}, runs=3, planned=3, mean=3.5, reference_mean=3.0, p=0.01, seeds=3)
 
 
 @pytest.mark.parametrize("expect, rows, expected", [
@@ -45,13 +45,17 @@ def test_claim_status_needs_every_row_complete_and_showing_the_expectation(expec
 
 
 def test_claim_sentence_gives_each_rows_means_p_verdict_and_seeds():
-    sentence = claim_sentence(Claim("Hadzic et al. (2024)", "DDPM helps."), [BETTER, LEVEL], MRE, "none",
-                              "ablations/x.md")
+    unpaired = ClaimRow({"train_size": 50}, runs=1, planned=3, mean=2.5)
+    sentence = claim_sentence(Claim("Hadzic et al. (2024)", "DDPM helps."), [BETTER, LEVEL, unpaired], MRE,
+                              "none", "ablations/x.md")
     assert sentence == (
-        "**Hadzic et al. (2024)** ([table](ablations/x.md)): DDPM helps. **Not reproduced** at this budget: "
-        "not every row shown is significantly better than none. MRE per row, mean over its seeds, with the "
-        "table's p (Holm): train_size 10: none 3.00 → 2.00 mm, p = 0.001, better (3 of 3 seeds); "
-        "train_size all: none 3.00 → 2.90 mm, p = 0.4, not significant (3 of 3 seeds).")
+        "**Hadzic et al. (2024)** ([table](ablations/x.md)): DDPM helps. **Pending**: 2 of 3 rows have all "
+        "their seeds and a p. MRE per row against none, both means over the seeds the two ran, with the "
+        "table's p (Holm): train_size 10: none 3.00 → 2.00 mm over 3 seeds, p = 0.001, better (3 of 3 seeds "
+        "run); train_size all: none 3.00 → 2.90 mm over 3 seeds, p = 0.4, not significant (3 of 3 seeds "
+        "run); train_size 50: 2.50 mm, no none run on its seeds yet (1 of 3 seeds run).")
+    assert claim_sentence(Claim("S", "t"), [BETTER, LEVEL], MRE, "none").split(". ", 2)[1] == (
+        "**Not reproduced** at this budget: not every row shown is significantly better than none")
 
 
 
@@ -109,8 +113,9 @@ def test_the_table_ends_with_the_claim_and_its_status(claim_store, tmp_path, cel
     text = table.path.read_text()
     assert text.split("## Claim\n\n", 1)[1].startswith(f"**Paper**: t. {verdict}")
     if cells == "{aug: gan}":
-        assert "train_size 10, aug gan: no finished run (0 of 3 seeds)" in text
-        assert "train_size all, aug gan: none" in text and "(1 of 3 seeds)" in text
+        assert "train_size 10, aug gan: no finished run (0 of 3 seeds run)" in text
+        assert "train_size all, aug gan: none" in text and "over 1 seed, p = " in text
+        assert "(1 of 3 seeds run)" in text
 
 
 def test_ablate_readme_writes_the_claim_with_a_link_and_keeps_the_prose(claim_store, tmp_path, capsys):
@@ -128,10 +133,10 @@ def test_ablate_readme_writes_the_claim_with_a_link_and_keeps_the_prose(claim_st
     table = render_ablation(load_spec(spec), claim_store, tmp_path / "again")
     (row,) = table.claim_rows
     assert block == (f"**Paper** ([table](boards/ablations/against_real.md)): t. **Reproduced** at this "
-                     f"budget: every row shown is significantly better than none. MRE per row, mean over its "
-                     f"seeds, with the table's p (Holm): train_size 10, aug ddpm: "
-                     f"none {row.reference_mean:.2f} → {row.mean:.2f} mm, p = {p_text(row.p)}, better "
-                     f"(3 of 3 seeds).\n")
+                     f"budget: every row shown is significantly better than none. MRE per row against none, "
+                     f"both means over the seeds the two ran, with the table's p (Holm): train_size 10, aug "
+                     f"ddpm: none {row.reference_mean:.2f} → {row.mean:.2f} mm over 3 seeds, "
+                     f"p = {p_text(row.p)}, better (3 of 3 seeds run).\n")
 
 
 def test_ablate_readme_of_a_spec_without_a_claim_fails_before_anything_runs(claim_store, tmp_path, capsys):

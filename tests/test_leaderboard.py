@@ -67,6 +67,8 @@ def test_paired_tests_pair_shared_seeds_and_images_and_average_over_seeds():
     # ddpm seed 2 has no none run to pair with and is left out: (-0.5 + -0.7) / 2 per image
     assert tests.loc["ddpm", "n_seeds"] == 2 and tests.loc["ddpm", "n_pairs"] == 10
     assert tests.loc["ddpm", "median_difference"] == pytest.approx(-0.6)
+    # both means over the seeds both ran (0 and 1), not over each method's own runs
+    assert tests.loc["ddpm", ["mean", "reference_mean"]].tolist() == pytest.approx([2.0, 2.6])
     assert tests.loc["classic", "n_pairs"] == 6 and tests.loc["classic", "n_seeds"] == 1
     assert tests.loc["ddpm", "p"] < 0.01
     assert tests.loc["ddpm", "p_holm"] == pytest.approx(min(1.0, 2 * tests.loc["ddpm", "p"]))
@@ -662,19 +664,25 @@ def test_findings_of_a_dice_task_turn_the_direction_and_say_when_nothing_was_com
     from benchmark.leaderboard.findings import NONE_COMPARED, findings_section
     from benchmark.record.metrics import primary
 
-    # at full size ddpm's seeds pair with none's on no image: no p
+    # at full size ddpm's seeds pair with none's on no image: no p; gan ran one seed, on which none
+    # scored 0.39, below gan's 0.40 though none's mean over its three seeds is 0.45: the finding compares
+    # the seed both ran
     table = pd.DataFrame({"detector": "heatmap", "train_size": ["10"] * 4 + ["all"] * 2,
                           "aug": ["classic+vae", "classic", "none", "gan", "ddpm", "none"],
                           "n_runs": [3, 3, 3, 1, 1, 2], "dice_mean": [0.52, 0.47, 0.45, 0.40, 0.55, 0.5],
                           "baseline": ["classic", "none", None, "none", "none", None],
                           "p_holm": [0.0004, 0.2, np.nan, 0.012, np.nan, np.nan],
+                          "paired_seeds": [3, 3, np.nan, 1, np.nan, np.nan],
+                          "paired_mean": [0.52, 0.47, np.nan, 0.40, np.nan, np.nan],
+                          "paired_baseline_mean": [0.47, 0.45, np.nan, 0.39, np.nan, np.nan],
                           "acceptance_rate_mean": [1.0, np.nan, np.nan, 0.3, 0.5, np.nan]})
     text = findings_section(table, primary("segmentation"), "canal")
     lists = findings_lists(text)
     assert lists[BETTER] == ["- canal, 10 images, heatmap: classic+vae raises Dice from 0.470 to 0.520 "
-                             "against classic (p = 4.0e-04, 3 seeds)."]
-    assert lists[WORSE] == ["- canal, 10 images, heatmap: gan lowers Dice from 0.450 to 0.400 against none "
-                            "(p = 0.012, 1 seed)."]
+                             "against classic (p = 4.0e-04, 3 seeds).",
+                             "- canal, 10 images, heatmap: gan raises Dice from 0.390 to 0.400 against none "
+                             "(p = 0.012, 1 seed)."]
+    assert lists[WORSE] == []
     assert lists[LEVEL] == ["- canal, 10 images, heatmap: classic is level with none on Dice, 0.470 against "
                             "0.450 (p = 0.2, 3 seeds)."]
     assert REAL_ONLY not in lists
@@ -699,7 +707,8 @@ def test_readme_block_digests_the_findings_and_keeps_the_prose(findings_board, t
     before, block = text.split("<!-- leaderboard:hand -->\n")
     block, after = block.split("<!-- /leaderboard:hand -->\n")
     assert before == "# Title\n\nHand-written prose.\n\n" and after == "\nMore prose.\n"
-    assert block.startswith("**hand** ([leaderboard](leaderboards/hand.md)): MRE, ")
+    assert block.startswith("**hand** ([leaderboard](leaderboards/hand.md)): MRE of each row against the "
+                            "row's baseline, both means over the seeds the two ran")
     mre = board.table.set_index("aug")["mre_mm_mean"]
     p = board.table.set_index("aug")["p_holm"]
     (line,) = [b for b in block.splitlines() if b.startswith("- ")]
@@ -734,6 +743,8 @@ def test_readme_digest_of_a_dice_task_with_a_group_compared_to_nothing():
     table = pd.DataFrame({"detector": "unet", "train_size": ["10", "10", "all"],
                           "aug": ["vae", "none", "none"], "n_runs": [3, 2, 2], "dice_mean": [0.52, 0.45, 0.5],
                           "baseline": ["none", None, None], "p_holm": [0.0004, np.nan, np.nan],
+                          "paired_seeds": [2, np.nan, np.nan], "paired_mean": [0.52, np.nan, np.nan],
+                          "paired_baseline_mean": [0.45, np.nan, np.nan],
                           "acceptance_rate_mean": [1.0, np.nan, np.nan]})
     lines = summary(table, primary("segmentation"), "canal", "leaderboards/canal.md").splitlines()
     assert lines[2:] == ["- 10 images, unet (2-3 runs per row): better: vae (none 0.450 → 0.520, "

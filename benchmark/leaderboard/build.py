@@ -149,8 +149,11 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     table = aggregate(runs, [c.name for c in columns])
     tests = paired_tests(runs, per_image, baseline)
     table["baseline"] = [row_baseline(aug, baseline) for aug in table["aug"]]
-    table = table.merge(tests[["detector", "train_size", "aug", "p_holm", "identical"]], how="left",
-                        on=["detector", "train_size", "aug"])
+    paired = tests.rename(columns={"n_seeds": "paired_seeds", "mean": "paired_mean",
+                                   "reference_mean": "paired_baseline_mean"})
+    table = table.merge(paired[["detector", "train_size", "aug", "p_holm", "identical", "paired_seeds",
+                                "paired_mean", "paired_baseline_mean"]],
+                        how="left", on=["detector", "train_size", "aug"])
     table["_size"] = table["train_size"].map(tags.train_size_order)
     lower_is_better = not ranked.higher_is_better
     table = table.sort_values(["detector", "_size", f"{ranked.name}_mean"],

@@ -4,14 +4,16 @@ Every number comes from the aggregated table of :func:`benchmark.leaderboard.bui
 none is typed. The rules:
 
 * **Which rows.** One bullet per row with a p (``p_holm``: its baseline has runs that pair with it),
-  comparing the row's mean of the ranked metric (MRE, Dice) with the mean of its ``baseline`` row in the
-  same (detector, train size) group. Groups come in the table's order, under one heading each, and rows in
-  rank order within a list. A group where no row has a p gets one line saying so.
+  comparing the row's mean of the ranked metric (MRE, Dice) with its ``baseline`` row's in the same
+  (detector, train size) group, both over the seeds the two ran (``paired_mean``,
+  ``paired_baseline_mean``, ``paired_seeds``: what the test compares, and the table's means once both
+  rows have every seed). Groups come in the table's order, under one heading each, and rows in rank order
+  within a list. A group where no row has a p gets one line saying so.
 * **Wording.** The metric's name and unit are its label's (``MRE (mm)``: MRE in mm), the means are shown
-  to the table's digits, the p as in the table, and the number of seeds is the row's run count
-  ``n_runs`` (the leaderboard grids run one fold per seed). The verb says which way the mean moved
-  ("lowers MRE from 2.91 to 2.52 mm against classic"); a row that is not significant "is level with"
-  its baseline, both means and p still given.
+  to the table's digits, the p as in the table, and the number of seeds is the number both ran (the
+  leaderboard grids run one fold per seed). The verb says which way the mean moved ("lowers MRE from 2.91
+  to 2.52 mm against classic"); a row that is not significant "is level with" its baseline, both means
+  and p still given.
 * **Lists.** Significantly better: p < 0.05 and the mean better than the baseline's in the metric's
   direction (lower MRE, higher Dice); significantly worse: p < 0.05 and the mean worse; not significant:
   p >= 0.05 (or equal means). A row whose mean acceptance rate is 0 trained on real images only, so it is
@@ -57,23 +59,18 @@ def verdict(mean: float, reference: float, p: float, real_only: bool, spec: Metr
     return "level"
 
 
-def compared_rows(group: pd.DataFrame, spec: MetricSpec) -> list[tuple[str, pd.Series, float]]:
-    """(list, row, baseline's mean) of each row of one (detector, train size) ``group`` that has a p
-    against a baseline of the group, in the group's order; empty when no row has one."""
-    means = group.set_index(tags.AUG)[f"{spec.name}_mean"]
-    compared = group[group["p_holm"].notna() & group["baseline"].isin(means.index)]
-    found = []
-    for (_, row), real_only in zip(compared.iterrows(), zero_acceptance(compared)):
-        reference = means[row["baseline"]]
-        found.append((verdict(row[f"{spec.name}_mean"], reference, row["p_holm"], real_only, spec),
-                      row, reference))
-    return found
+def compared_rows(group: pd.DataFrame, spec: MetricSpec) -> list[tuple[str, pd.Series]]:
+    """(list, row) of each row of one (detector, train size) ``group`` that has a p against a baseline of
+    the group, in the group's order; empty when no row has one."""
+    compared = group[group["p_holm"].notna() & group["baseline"].isin(group[tags.AUG])]
+    return [(verdict(row["paired_mean"], row["paired_baseline_mean"], row["p_holm"], real_only, spec), row)
+            for (_, row), real_only in zip(compared.iterrows(), zero_acceptance(compared))]
 
 
-def finding(row: pd.Series, reference: float, listed: str, spec: MetricSpec, task: str) -> str:
-    """The bullet of ``row`` in list ``listed``, whose baseline's mean is ``reference``."""
+def finding(row: pd.Series, listed: str, spec: MetricSpec, task: str) -> str:
+    """The bullet of ``row`` in list ``listed``."""
     name, unit = metric_words(spec)
-    mean, p = row[f"{spec.name}_mean"], row["p_holm"]
+    mean, reference, p = row["paired_mean"], row["paired_baseline_mean"], row["p_holm"]
     means = [f"{value:.{spec.digits}f}" for value in (reference, mean)]
     unit = f" {unit}" if unit else ""
     if p < SIGNIFICANT and mean != reference:
@@ -81,7 +78,7 @@ def finding(row: pd.Series, reference: float, listed: str, spec: MetricSpec, tas
         claim = f"{verb} {name} from {means[0]} to {means[1]}{unit} against {row['baseline']}"
     else:
         claim = f"is level with {row['baseline']} on {name}, {means[1]} against {means[0]}{unit}"
-    runs = int(row["n_runs"])
+    runs = int(row["paired_seeds"])
     text = (f"- {task}, {row[tags.TRAIN_SIZE]} images, {row[tags.DETECTOR]}: {row[tags.AUG]} {claim} "
             f"(p = {p_text(p)}, {runs} seed{'' if runs == 1 else 's'})")
     return f"{text} {REAL_ONLY}." if listed == "real only" else f"{text}."
@@ -93,8 +90,8 @@ def group_lines(group: pd.DataFrame, spec: MetricSpec, task: str) -> list[str]:
     if not found:
         return [NONE_COMPARED, ""]
     listed: dict[str, list[str]] = {key: [] for key in LISTS}
-    for key, row, reference in found:
-        listed[key].append(finding(row, reference, key, spec, task))
+    for key, row in found:
+        listed[key].append(finding(row, key, spec, task))
     lines = []
     for key, heading in LISTS.items():
         if listed[key]:
@@ -108,7 +105,7 @@ def findings_section(table: pd.DataFrame, spec: MetricSpec, task: str) -> str:
     """The ``## Findings`` Markdown of ``task``'s leaderboard ``table`` ranked by ``spec`` (module
     docstring), ending with a newline."""
     lines = ["## Findings", "",
-             f"Each row against its baseline on the mean {spec.label} over its runs, "
+             f"Each row against its baseline on the mean {spec.label} over the seeds both ran, "
              f"with the table's p (Holm); better or worse only at p < {SIGNIFICANT:g}. Rows of acceptance 0 "
              f"trained on real images only and are listed apart.", ""]
     for (detector, train_size), group in table.groupby([tags.DETECTOR, tags.TRAIN_SIZE], sort=False):
@@ -124,19 +121,19 @@ def summary(table: pd.DataFrame, spec: MetricSpec, task: str, link: str,
     links ``figures``. Ends with a newline."""
     name, unit = metric_words(spec)
     unit = f" {unit}" if unit else ""
-    lines = [f"**{task}** ([leaderboard]({link})): {name}, mean over each row's runs, against the row's "
-             f"baseline with the table's p (Holm).", ""]
+    lines = [f"**{task}** ([leaderboard]({link})): {name} of each row against the row's baseline, both "
+             f"means over the seeds the two ran, with the table's p (Holm).", ""]
     for (detector, train_size), group in table.groupby([tags.DETECTOR, tags.TRAIN_SIZE], sort=False):
         runs = sorted({int(n) for n in group["n_runs"]})
         seeds = f"{runs[0]}" if len(runs) == 1 else f"{runs[0]}-{runs[-1]}"
         found = compared_rows(group, spec)
         parts = []
         for key, label in (("better", "better"), ("worse", "worse"), ("level", "not significant")):
-            rows = [f"{row[tags.AUG]} ({row['baseline']} {reference:.{spec.digits}f} → "
-                    f"{row[f'{spec.name}_mean']:.{spec.digits}f}{unit}, p = {p_text(row['p_holm'])})"
-                    for listed, row, reference in found if listed == key]
+            rows = [f"{row[tags.AUG]} ({row['baseline']} {row['paired_baseline_mean']:.{spec.digits}f} → "
+                    f"{row['paired_mean']:.{spec.digits}f}{unit}, p = {p_text(row['p_holm'])})"
+                    for listed, row in found if listed == key]
             parts.append(f"{label}: {', '.join(rows) if rows else 'none'}")
-        real_only = [row[tags.AUG] for listed, row, _ in found if listed == "real only"]
+        real_only = [row[tags.AUG] for listed, row in found if listed == "real only"]
         if real_only:
             parts.append(f"acceptance 0, trained on real images only: {', '.join(real_only)}")
         text = "; ".join(parts) if found else NONE_COMPARED.rstrip(".")

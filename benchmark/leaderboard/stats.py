@@ -91,17 +91,21 @@ def row_baseline(aug: str, baseline: str = "none") -> str | None:
 
 def paired_difference(values: pd.Series, reference: pd.Series) -> dict[str, float] | None:
     """The paired comparison of two methods' per-image values, each indexed by (seed, fold, image_id):
-    ``n_seeds`` (seeds both ran), ``n_pairs`` (images), ``median_difference`` (method - reference), the
-    Wilcoxon ``p`` and ``identical`` (every difference is 0); None when nothing pairs (no shared seed, or
-    scored on different test images)."""
+    ``n_seeds`` (seeds both ran), ``n_pairs`` (images), ``mean`` and ``reference_mean`` (each method's
+    mean over the paired images, per image averaged over the seeds both ran: the table's means where both
+    ran the same seeds), ``median_difference`` (method - reference), the Wilcoxon ``p`` and ``identical``
+    (every difference is 0); None when nothing pairs (no shared seed, or scored on different test
+    images)."""
     paired = pd.concat([values, reference], axis=1, join="inner").dropna()
     if paired.empty:
         return None
     n_seeds = paired.index.get_level_values("seed").nunique()
     paired = paired.groupby(level=["fold", "image_id"], observed=True).mean()
     differences = (paired.iloc[:, 0] - paired.iloc[:, 1]).to_numpy()
-    return {"n_seeds": n_seeds, "n_pairs": len(paired), "median_difference": float(np.median(differences)),
-            "p": wilcoxon_p(differences), "identical": not differences.any()}
+    return {"n_seeds": n_seeds, "n_pairs": len(paired), "mean": float(paired.iloc[:, 0].mean()),
+            "reference_mean": float(paired.iloc[:, 1].mean()),
+            "median_difference": float(np.median(differences)), "p": wilcoxon_p(differences),
+            "identical": not differences.any()}
 
 
 def paired_tests(runs: pd.DataFrame, per_image: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
@@ -123,7 +127,7 @@ def paired_tests(runs: pd.DataFrame, per_image: pd.DataFrame, baseline: str = "n
             if compared is not None:
                 rows.append({"detector": detector, "train_size": train_size, "aug": aug,
                              "baseline": reference, **compared})
-    tests = pd.DataFrame(rows, columns=[*GROUP, "baseline", "n_seeds", "n_pairs", "median_difference", "p",
-                                        "identical"])
+    tests = pd.DataFrame(rows, columns=[*GROUP, "baseline", "n_seeds", "n_pairs", "mean", "reference_mean",
+                                        "median_difference", "p", "identical"])
     tests["p_holm"] = tests.groupby(FAMILY)["p"].transform(lambda p: holm(p.tolist())).astype(float)
     return tests
