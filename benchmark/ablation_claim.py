@@ -8,7 +8,7 @@ A spec's ``claim`` says what the paper reports and which rows of the table must 
       cells: {augmentations.ddpm.quality_filter: true}
       expect: better
 
-``cells`` (factor levels; default: none, i.e. every row) selects the rows that carry the claim among
+``cells`` (factor levels; left out: every row) selects the rows that carry the claim among
 those with a reference row (:mod:`benchmark.ablation_reference`); ``expect`` is what each must show
 against its reference on the primary metric (MRE, Dice), with the table's p (Holm) and the rules of the
 leaderboard's findings (:func:`benchmark.leaderboard.findings.verdict`):
