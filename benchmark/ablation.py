@@ -365,9 +365,9 @@ def claim_table(spec: AblationSpec, records: dict[str, dict[str, Any]], referenc
     rows = []
     for label in references:
         record = records[label]
-        if not selects(spec.claim, {k: v for k, v in record.items() if k in spec.factors}):
-            continue
         levels = {k: record[k] for k in spec.factors if k in record}
+        if not selects(spec.claim, levels):
+            continue
         common = {"levels": levels, "runs": record["n_runs"], "planned": record["n_planned"],
                   "real_only": record.get(f"{ACCEPTANCE_RATE}_mean") == 0}
         if record["p_holm"] is None:
@@ -388,12 +388,9 @@ def claim_digest(spec: AblationSpec, table: AblationTable, link: str | None = No
 def write_claim(spec: AblationSpec, table: AblationTable, readme: Path) -> None:
     """The claim digest, linking the table, into ``readme``'s block named after the spec
     (:func:`benchmark.leaderboard.readme.replace_block`)."""
-    import os
+    from benchmark.leaderboard.readme import link_from, replace_block
 
-    from benchmark.leaderboard.readme import replace_block
-
-    link = Path(os.path.relpath(table.path, readme.parent)).as_posix()
-    replace_block(readme, spec.name, claim_digest(spec, table, link))
+    replace_block(readme, spec.name, claim_digest(spec, table, link_from(readme, table.path)))
 
 
 def _kind(runs: pd.DataFrame) -> str:

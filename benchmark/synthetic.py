@@ -71,8 +71,8 @@ def generation_settings(augmentation: Augmentation) -> tuple[str, dict]:
     composition settings, which only choose what joins the real set."""
     source = augmentation.synthesizer
     settings = asdict(source.settings) if hasattr(source, "settings") else {}
-    return source.name, {k: v for k, v in settings.items()
-                         if k not in {f.name for f in fields(CompositionSettings)}}
+    composition = {f.name for f in fields(CompositionSettings)}
+    return source.name, {k: v for k, v in settings.items() if k not in composition}
 
 
 def synthesis_key(augmentation: Augmentation, train: ImageSet, seed: int,

@@ -13,7 +13,6 @@ the primary metric (MRE for landmark tasks, Dice for segmentation); see
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from benchmark.leaderboard import figures
 from benchmark.leaderboard.collect import N_TRAIN, leaderboard_runs, per_image_values, read_instances
 from benchmark.leaderboard.evidence import evidence_section
 from benchmark.leaderboard.findings import findings_section, summary
-from benchmark.leaderboard.readme import block_span, replace_block
+from benchmark.leaderboard.readme import block_span, link_from, replace_block
 from benchmark.leaderboard.render import (
     display_rows,
     identical_note,
@@ -188,10 +187,7 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     table.to_csv(paths[1], index=False)
     paths[2].write_text(latex(rows, caption))
     if readme is not None:
-        def link(path: Path) -> str:
-            return Path(os.path.relpath(path, readme.parent)).as_posix()
-
-        curves = tuple(link(p) for p in figure_paths if p.name == f"{task}_learning_curve.png")
-        replace_block(readme, task, summary(table, ranked, task, link(paths[0]), curves))
+        curves = tuple(link_from(readme, p) for p in figure_paths if p.name == f"{task}_learning_curve.png")
+        replace_block(readme, task, summary(table, ranked, task, link_from(readme, paths[0]), curves))
         paths.append(readme)
     return Leaderboard(table, tests, paths + figure_paths + grid_paths)

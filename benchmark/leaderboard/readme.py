@@ -37,6 +37,11 @@ def block_span(path: Path, name: str) -> tuple[list[str], int, int]:
     return lines, stripped.index(begin), stripped.index(end)
 
 
+def link_from(readme: Path, path: Path) -> str:
+    """``path`` as a Markdown link written in ``readme``: relative to its folder, with forward slashes."""
+    return Path(os.path.relpath(path, readme.parent)).as_posix()
+
+
 def replace_block(path: Path, name: str, text: str) -> None:
     """Put ``text`` between the markers of block ``name`` in ``path`` (:func:`block_span`), replacing
     what was there. The new file replaces the old in one rename, so an interrupted write leaves the old
