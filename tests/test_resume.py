@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from tests.cli_helpers import run_cli, run_json
 
-COMMAND = ["run", "--task", "hand", "--profile", "smoke", "--epochs", "12",
+COMMAND = ["run", "--task", "hand", "--profile", "smoke", "--epochs", "6",
            "--set", "train.samples_per_epoch=48", "--set", "train.num_threads=1", "--no-progress", "--json"]
 TIMING = {"train_seconds", "inference_images_per_s"}
 
@@ -51,7 +51,7 @@ def test_a_sigkilled_run_resumes_in_the_same_run_with_the_uninterrupted_metrics(
     reference = run_json(capsys, f"sqlite:///{tmp_path / 'reference.db'}", *COMMAND[1:-2])["metrics"]
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     doomed = start(tmp_path, tracking_uri)
-    checkpoint = wait_for_checkpoint(tmp_path, doomed, epoch=3)
+    checkpoint = wait_for_checkpoint(tmp_path, doomed, epoch=2)
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
     killed = only_run(tracking_uri)
@@ -68,7 +68,7 @@ def test_a_sigkilled_run_resumes_in_the_same_run_with_the_uninterrupted_metrics(
     assert ({k: v for k, v in metrics.items() if k not in TIMING}
             == {k: v for k, v in reference.items() if k not in TIMING})
     steps = [m.step for m in MlflowClient(tracking_uri).get_metric_history(run.info.run_id, "train_loss")]
-    assert sorted(set(steps)) == list(range(12))
+    assert sorted(set(steps)) == list(range(6))
     assert not checkpoint.parent.exists()  # a finished run keeps no checkpoint
 
 
