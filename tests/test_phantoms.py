@@ -1,6 +1,10 @@
 """The embedded phantom data sets: determinism, label geometry, mm rules, folds and the cache."""
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,11 +15,13 @@ from skimage.morphology import skeletonize
 from benchmark.data.settings import DataSettings
 from benchmark.errors import ConfigError
 from tasks.formats.payer_hand import wrist_rule_spacing
+from tasks.phantoms import libm
 from tasks.phantoms.canal import CANAL_SPEC, read_canal_phantom, render_canal
 from tasks.phantoms.ceph import CEPH_LANDMARK_NAMES, CEPH_SPEC, read_ceph_phantom, render_ceph
 from tasks.phantoms.hand import HAND_LANDMARK_NAMES, HAND_SPEC, read_hand_phantom, render_hand
 from tasks.phantoms.pool import phantom_pool
 
+REPOSITORY = Path(__file__).resolve().parents[1]
 RENDERERS = {"hand": render_hand, "ceph": render_ceph, "canal": render_canal}
 SIZES = {"hand": (64, 64), "ceph": (80, 64), "canal": (64, 128)}
 ISBI_ORDER = [
@@ -191,3 +197,47 @@ def test_readers_build_task_pools():
     assert canal.images.masks is not None and canal.images.landmarks is None
     assert {p.source for p in (hand, ceph, canal)} == {"phantom:hand", "phantom:ceph", "phantom:canal"}
     assert ceph.mm_rule == "pixel spacing 0.1 mm at 1935x2400"
+
+
+WITHOUT_AVX512 = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}  # ignored where absent
+PHANTOM_BITS = """
+import hashlib
+import numpy as np
+from tests.test_phantoms import _samples
+for name in ("hand", "ceph", "canal"):
+    digest = hashlib.sha256()
+    for image, label in _samples(name, count=4):
+        digest.update(image.tobytes() + np.asarray(label).tobytes())
+    print(name, digest.hexdigest())
+"""
+NUMPY_UFUNCS = """
+import numpy as np
+x = np.random.default_rng(0).uniform(0.0, 1.0, 5000)
+for values in (np.exp(-20 * x), x ** 3, x.astype(np.float32) ** 0.83):
+    print(values.tobytes().hex())
+print(repr(float(np.arctan2(x[0] - 0.5, x[1] - 0.5))), repr(float(np.arcsin(x[2] - 0.5))))
+"""
+
+
+def python_output(code: str, env: dict[str, str]) -> str:
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPOSITORY, env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_phantoms_are_the_same_bits_with_and_without_numpys_avx512_kernels():
+    """NumPy's AVX-512 ``arctan2``/``arcsin``/``power``/``exp`` differ from the C library's in the last bit;
+    a phantom drawn with them was another data set on an AVX-512 machine (different digests)."""
+    assert python_output(PHANTOM_BITS, {}) == python_output(PHANTOM_BITS, WITHOUT_AVX512)
+
+
+def test_libm_gives_what_numpy_gives_without_its_avx512_kernels():
+    x = np.random.default_rng(0).uniform(0.0, 1.0, 5000)
+    ours = [libm.exp(-20 * x), libm.power(x, 3), libm.power(x.astype(np.float32), 0.83)]
+    assert [values.dtype for values in ours] == [np.float64, np.float64, np.float32]
+    scalars = f"{libm.atan2(x[0] - 0.5, x[1] - 0.5)!r} {libm.asin(x[2] - 0.5)!r}"
+    expected = python_output(NUMPY_UFUNCS, WITHOUT_AVX512).split("\n")
+    assert [values.tobytes().hex() for values in ours] + [scalars] == expected[:4]
+    with pytest.raises(TypeError, match="float32 or float64"):
+        libm.power(np.arange(3), 2.0)

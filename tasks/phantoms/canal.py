@@ -188,7 +188,7 @@ def canal_spacing(image_size: tuple[int, int]) -> np.ndarray:
 
 CANAL_SPEC = PhantomSpec(
     name="canal",
-    version=2,
+    version=3,
     render=render_canal,
     label="mask",
     source="phantom:canal",

@@ -32,7 +32,7 @@ import numpy as np
 from benchmark.data.settings import DataSettings
 from benchmark.task import LabelledPool
 from tasks.formats.isbi2015 import ISBI_LANDMARK_NAMES, ISBI_PIXEL_SPACING_MM
-from tasks.phantoms import render
+from tasks.phantoms import libm, render
 from tasks.phantoms.pool import PhantomSpec, phantom_pool
 
 CEPH_LANDMARK_NAMES = ISBI_LANDMARK_NAMES
@@ -95,7 +95,7 @@ def _occlude(p: dict[str, np.ndarray], target_y: float, condyle: np.ndarray) -> 
     """Rotate the mandible about the condyle so that the lower incisor tip reaches height ``target_y``."""
     v = p["l_tip"] - condyle
     reach = np.linalg.norm(v)
-    angle = np.arcsin(np.clip((target_y - condyle[1]) / reach, -1.0, 1.0)) - np.arctan2(v[1], v[0])
+    angle = libm.asin(float(np.clip((target_y - condyle[1]) / reach, -1.0, 1.0))) - libm.atan2(v[1], v[0])
     angle = float(np.clip(angle, np.radians(-12.0), np.radians(12.0)))
     return {k: render.rotate(v, angle, about=(0.0, 0.0) if k == "normal" else condyle) for k, v in p.items()}
 
@@ -327,7 +327,7 @@ def ceph_spacing(image_size: tuple[int, int]) -> np.ndarray:
 
 CEPH_SPEC = PhantomSpec(
     name="ceph",
-    version=2,
+    version=3,
     render=render_ceph,
     label="landmarks",
     source="phantom:ceph",

@@ -30,7 +30,7 @@ import numpy as np
 from benchmark.data.settings import DataSettings
 from benchmark.task import LabelledPool
 from tasks.formats.payer_hand import WRIST_WIDTH_MM, wrist_rule_spacing
-from tasks.phantoms import render
+from tasks.phantoms import libm, render
 from tasks.phantoms.pool import PhantomSpec, phantom_pool
 
 WRIST_NAMES = [
@@ -184,7 +184,7 @@ def _draw_bone(canvas: np.ndarray, rng: np.random.Generator, p0: np.ndarray, p1:
     the two ends; the epiphysis (growth plate ``plate``) is at end ``epiphysis_end`` (0 base, 1 head).
     """
     u = (p1 - p0) / np.linalg.norm(p1 - p0)
-    angle = float(np.arctan2(u[1], u[0]))
+    angle = libm.atan2(u[1], u[0])
     base, shaft0, shaft1, head = np.asarray(radii) * rng.uniform(0.88, 1.12, 4)
     a = _bone_end(canvas, p0 + u * gaps[0], u, base, angle, plate if epiphysis_end == 0 else 0.0, epiphysis)
     b = _bone_end(canvas, p1 - u * gaps[1], -u, head, angle, plate if epiphysis_end == 1 else 0.0, epiphysis)
@@ -265,13 +265,13 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def _angle_deg(v: np.ndarray) -> float:
     """Angle of a hand-frame vector from +y, positive towards +x (inverse of :func:`_direction`)."""
-    return float(np.degrees(np.arctan2(v[0], v[1])))
+    return float(np.degrees(libm.atan2(v[0], v[1])))
 
 
 def _image_angle(to_image, direction) -> float:
     """Angle (radians from image +x) of a hand-frame direction after the pose transform."""
     v = to_image(np.array([direction, [0.0, 0.0]]))
-    return float(np.arctan2(*(v[0] - v[1])[::-1]))
+    return libm.atan2(*(v[0] - v[1])[::-1])
 
 
 def _marker(rng: np.random.Generator, image: np.ndarray, avoid: np.ndarray) -> None:
@@ -325,7 +325,7 @@ def render_hand(rng: np.random.Generator, image_size: tuple[int, int]) -> tuple[
 
 HAND_SPEC = PhantomSpec(
     name="hand",
-    version=2,
+    version=3,
     render=render_hand,
     label="landmarks",
     source="phantom:hand",

@@ -18,6 +18,8 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
+from tasks.phantoms import libm
+
 Op = Literal["add", "max"]
 Window = tuple[tuple[slice, slice], np.ndarray, np.ndarray]
 
@@ -169,7 +171,8 @@ def catmull_rom(points: np.ndarray, step: float = 3.0) -> np.ndarray:
     first = np.repeat(np.cumsum(samples) - samples, samples)
     t = ((np.arange(samples.sum()) - first) / samples[span])[:, None]
     a, b, c, d = a[span], b[span], c[span], d[span]
-    curve = 0.5 * (2 * b + (c - a) * t + (2 * a - 5 * b + 4 * c - d) * t**2 + (3 * b - a - 3 * c + d) * t**3)
+    t3 = libm.power(t, 3)
+    curve = 0.5 * (2 * b + (c - a) * t + (2 * a - 5 * b + 4 * c - d) * t**2 + (3 * b - a - 3 * c + d) * t3)
     return np.concatenate([curve, p[-1:]])
 
 
@@ -183,7 +186,7 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) -
 
     def weights(n: int) -> np.ndarray:
         pos = (np.arange(n) + 0.5) * cells / n - 0.5
-        w = np.exp(-0.5 * ((pos[:, None] - np.arange(cells)[None, :]) / 0.7) ** 2)
+        w = libm.exp(-0.5 * ((pos[:, None] - np.arange(cells)[None, :]) / 0.7) ** 2)
         return w / np.sqrt((w**2).sum(axis=1, keepdims=True))
 
     return (weights(shape[0]) @ grid @ weights(shape[1]).T).astype(np.float32)
@@ -211,6 +214,6 @@ def expose(image: np.ndarray, rng: np.random.Generator, *, blur: float, gamma: f
            noise: float) -> np.ndarray:
     """Detector simulation: Gaussian blur (std ``blur`` px), clip to [0, 1], gamma, additive noise, clip."""
     out = ndimage.gaussian_filter(image, blur) if blur > 0 else image
-    out = np.clip(out, 0.0, 1.0) ** gamma
+    out = libm.power(np.clip(out, 0.0, 1.0), gamma)
     out = out + noise * rng.standard_normal(out.shape)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
