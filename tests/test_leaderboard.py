@@ -79,12 +79,12 @@ def test_paired_tests_pair_shared_seeds_and_images_and_average_over_seeds():
 def log_run(client: MlflowClient, experiment_id: str, aug: str, seed: int, errors: np.ndarray, *,
             profile: str = "smoke", variant: str | None = None, parent: str | None = None,
             train_size: str = "all", n_train: int | None = None, generated: dict[str, float] | None = None,
-            samples: bytes | None = None, tmp: Path) -> str:
+            samples: bytes | None = None, test_digest: str = "test-images", tmp: Path) -> str:
     """A finished hand run with per-image, per-landmark ``errors`` (N, K) in its predictions.csv and, if
     given, its number of training images ``n_train`` as the param runs log, a generator's metrics
     ``generated`` and the content of its synthetic_samples.png, ``samples``."""
     tags = {"task": "hand", "aug": aug, "detector": "heatmap", "profile": profile, "seed": str(seed),
-            "fold": "1", "train_size": train_size,
+            "fold": "1", "train_size": train_size, "test_digest": test_digest,
             "variant": variant or variant_digest(resolve_config(profile, "hand", aug, "heatmap"))}
     if parent:
         tags["mlflow.parentRunId"] = parent
@@ -153,6 +153,31 @@ def test_leaderboard_ranks_only_default_finished_top_level_runs(store, tmp_path)
     assert "| 1 | all | heatmap | ddpm | 3 | **" in text and "SDR 2 mm (%)" in text
     assert "\\toprule" in (tmp_path / "hand.tex").read_text()
     assert pd.read_csv(tmp_path / "hand.csv")["aug"].tolist() == ["ddpm", "none"]
+
+
+def test_runs_scored_on_other_test_images_are_left_out_and_named(tmp_path):
+    """A run whose test set differs from its fold's (another rendering of the phantoms, another copy of the
+    data) is neither ranked nor paired, and the caption names it."""
+    uri, experiment_id, client = hand_store(tmp_path)
+    base = np.random.default_rng(0).uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
+    for seed in range(2):
+        log_run(client, experiment_id, "none", seed, base, tmp=tmp_path)
+        log_run(client, experiment_id, "ddpm", seed, base - 0.5, tmp=tmp_path)
+    log_run(client, experiment_id, "ddpm", 2, base - 5, test_digest="elsewhere", tmp=tmp_path)
+    board = build_leaderboard(uri, "hand", tmp_path / "out", profile="smoke", with_figures=False)
+    table = board.table.set_index("aug")
+    assert table.loc["ddpm", "n_runs"] == 2 and table.loc["ddpm", "mre_mm_mean"] == pytest.approx(
+        base.mean() - 0.5)
+    text = (tmp_path / "out" / "hand.md").read_text()
+    assert "Left out: 1 run scored on other test images than the rest of their fold (test digest elsewhere; " \
+           "ddpm seed 2)" in text
+
+
+def test_a_fold_keeps_its_most_common_test_set_and_the_newest_on_a_tie():
+    runs = pd.DataFrame({"fold": ["1", "1", "1", "2", "2"], "test_digest": ["b", "a", "b", "c", "d"],
+                         "run_id": ["r1", "r2", "r3", "r4", "r5"]})  # newest first
+    kept, elsewhere = collect.on_one_test_set(runs)
+    assert kept["run_id"].tolist() == ["r1", "r3", "r4"] and elsewhere["run_id"].tolist() == ["r2", "r5"]
 
 
 def test_leaderboard_cli_prints_the_table_and_fails_cleanly_without_runs(store, tmp_path, capsys):

@@ -21,7 +21,13 @@ import pandas as pd
 from benchmark.config import build, resolve_config
 from benchmark.errors import BenchmarkError
 from benchmark.leaderboard import figures
-from benchmark.leaderboard.collect import N_TRAIN, leaderboard_runs, per_image_values, read_instances
+from benchmark.leaderboard.collect import (
+    N_TRAIN,
+    leaderboard_runs,
+    on_one_test_set,
+    per_image_values,
+    read_instances,
+)
 from benchmark.leaderboard.evidence import evidence_section
 from benchmark.leaderboard.findings import findings_section, summary
 from benchmark.leaderboard.readme import block_span, link_from, replace_block
@@ -30,6 +36,7 @@ from benchmark.leaderboard.render import (
     identical_note,
     latex,
     markdown,
+    other_test_set_note,
     step_budget_note,
     zero_acceptance_note,
 )
@@ -131,7 +138,7 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
     (:func:`benchmark.leaderboard.readme.replace_block`)."""
     if readme is not None:
         block_span(readme, task)  # a README without the task's block fails before any work
-    runs = leaderboard_runs(tracking_uri, task, profile, experiment)
+    runs, elsewhere = on_one_test_set(leaderboard_runs(tracking_uri, task, profile, experiment))
     if runs.empty:
         raise BenchmarkError(f"{tracking_uri}: no finished {profile}-profile runs of task {task!r} with the "
                              f"profile's default settings; run `benchmark run --task {task} "
@@ -173,7 +180,8 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
                f"– the baseline has no runs to pair with in the group."
                + step_budget_note(train_settings(profile, task, runs[tags.DETECTOR].iloc[0]))
                + zero_acceptance_note(zero_acceptance_rows(table))
-               + identical_note(identical_rows(table)))
+               + identical_note(identical_rows(table))
+               + other_test_set_note(elsewhere))
     paths = [out_dir / f"{task}.md", out_dir / f"{task}.csv", out_dir / f"{task}.tex"]
     figure_paths = (write_figures(runs, instances, landmarks, ranked, out_dir / "figures", task)
                     if with_figures else [])

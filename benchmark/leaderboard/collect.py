@@ -23,7 +23,17 @@ import pandas as pd
 from benchmark.errors import first_line
 from benchmark.record.artifacts import PREDICTIONS
 from benchmark.record.predictions import IMAGE_ID, PER_IMAGE_SCORE, read_predictions
-from benchmark.record.tags import AUG, COLUMNS, DETECTOR, FOLD, PARENT_RUN, PROFILE, TASK, VARIANT
+from benchmark.record.tags import (
+    AUG,
+    COLUMNS,
+    DETECTOR,
+    FOLD,
+    PARENT_RUN,
+    PROFILE,
+    TASK,
+    TEST_DIGEST,
+    VARIANT,
+)
 from benchmark.tracking import TrackingError
 
 N_TRAIN = "data.n_train"  # the number of training images, a param of every run (stages.open_run)
@@ -134,6 +144,20 @@ def leaderboard_runs(tracking_uri: str, task: str, profile: str,
                   for aug, detector, variant in zip(runs[AUG], runs[DETECTOR], runs[VARIANT])]
     top_level = runs[PARENT_RUN].isna()
     return runs[pd.Series(is_default, index=runs.index) & top_level].reset_index(drop=True)
+
+
+def on_one_test_set(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``runs`` (newest first) split into those scored on their fold's test set and the others.
+
+    Per-image results pair only on the same images. A fold's test set is the ``test_digest`` most of its
+    runs were scored on (on a tie, the newest run's); a run scored on other images (another copy of a data
+    set, a phantom rendered otherwise) is set apart: never paired, averaged or ranked with the rest."""
+    kept = pd.Series(False, index=runs.index)
+    digests = runs[TEST_DIGEST].fillna("")
+    for _, fold in digests.groupby(runs[FOLD].fillna(""), sort=False):
+        counts = fold.groupby(fold, sort=False).size()  # in order of first appearance: newest first
+        kept[fold.index] = fold.eq(counts.idxmax())
+    return runs[kept].reset_index(drop=True), runs[~kept].reset_index(drop=True)
 
 
 def local_artifact(run_id: str, artifact_uri: str, name: str, tracking_uri: str) -> Path | None:

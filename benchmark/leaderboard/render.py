@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from benchmark.record import tags
 from benchmark.record.metrics import MetricSpec
 from benchmark.training.settings import TrainSettings
 
@@ -75,6 +76,17 @@ def identical_note(labels: list[str]) -> str:
         return ""
     return (f" Identical to the baseline on every test image although synthetic or transformed images "
             f"should have changed the training (check that these runs used them): {', '.join(labels)}.")
+
+
+def other_test_set_note(runs: pd.DataFrame) -> str:
+    """The caption sentence for the runs left out because they were scored on other test images than the
+    rest of their fold (:func:`benchmark.leaderboard.collect.on_one_test_set`); empty when there are none."""
+    if runs.empty:
+        return ""
+    names = ", ".join(f"{aug} seed {seed}" for aug, seed in zip(runs[tags.AUG], runs[tags.SEED]))
+    digests = ", ".join(sorted(set(runs[tags.TEST_DIGEST].fillna("none"))))
+    return (f" Left out: {len(runs)} run{'s' if len(runs) > 1 else ''} scored on other test images than the "
+            f"rest of their fold (test digest {digests}; {names}), which cannot be paired with them.")
 
 
 def step_budget_note(settings: TrainSettings) -> str:
