@@ -170,7 +170,7 @@ def test_runs_scored_on_other_test_images_are_left_out_and_named(tmp_path):
         base.mean() - 0.5)
     text = (tmp_path / "out" / "hand.md").read_text()
     assert ("Left out: 1 run scored on other test images than the rest of their fold "
-            "(test digest elsewhere; ddpm seed 2)") in text
+            "(test digest elsewhere; ddpm (all) seed 2)") in text
 
 
 def test_a_fold_keeps_its_most_common_test_set_and_the_newest_on_a_tie():

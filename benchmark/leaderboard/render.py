@@ -83,7 +83,8 @@ def other_test_set_note(runs: pd.DataFrame) -> str:
     rest of their fold (:func:`benchmark.leaderboard.collect.on_one_test_set`); empty when there are none."""
     if runs.empty:
         return ""
-    names = ", ".join(f"{aug} seed {seed}" for aug, seed in zip(runs[tags.AUG], runs[tags.SEED]))
+    names = ", ".join(f"{aug} ({size}) seed {seed}"
+                      for aug, size, seed in zip(runs[tags.AUG], runs[tags.TRAIN_SIZE], runs[tags.SEED]))
     digests = ", ".join(sorted(set(runs[tags.TEST_DIGEST].fillna("none"))))
     return (f" Left out: {len(runs)} run{'s' if len(runs) > 1 else ''} scored on other test images than the "
             f"rest of their fold (test digest {digests}; {names}), which cannot be paired with them.")
