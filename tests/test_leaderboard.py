@@ -547,8 +547,8 @@ def test_caption_states_the_profiles_equal_step_budget(tmp_path):
 @pytest.fixture(scope="module")
 def evidence_board(tmp_path_factory):
     """A leaderboard of `none`, `classic+ddpm` at 10 images (seeds 1 and 0, each with its own sample grid,
-    seed 1 logged first) and `gan` at full size (no grid, as in a cloned store): the board, its folder
-    and the content of the seed-0 grid."""
+    seed 1 logged first) and `gan` at full size (no grid, as in a cloned store): the board, its folder,
+    the content of the seed-0 grid and the store's uri."""
     tmp = tmp_path_factory.mktemp("evidence")
     uri, experiment_id, client = hand_store(tmp)
     base = np.random.default_rng(2).uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
@@ -562,7 +562,7 @@ def evidence_board(tmp_path_factory):
             generated={"acceptance_rate": 0.25, "nearest_train_ssim_mean": 0.75, "n_synthetic_used": 8},
             tmp=tmp)
     out = tmp / "board"
-    return build_leaderboard(uri, "hand", out, profile="smoke"), out, grids[0]
+    return build_leaderboard(uri, "hand", out, profile="smoke"), out, grids[0], uri
 
 
 def evidence_lines(out: Path) -> list[str]:
@@ -575,7 +575,7 @@ def evidence_lines(out: Path) -> list[str]:
 
 
 def test_a_generator_row_links_the_grid_of_its_lowest_seed_with_its_evidence(evidence_board):
-    board, out, seed_0_grid = evidence_board
+    board, out, seed_0_grid, _ = evidence_board
     grid = out / "figures" / "hand_classic_plus_ddpm_10_samples.png"
     assert grid.read_bytes() == seed_0_grid and grid in board.paths
     section = evidence_lines(out)
@@ -587,13 +587,26 @@ def test_a_generator_row_links_the_grid_of_its_lowest_seed_with_its_evidence(evi
 
 
 def test_a_generator_row_without_a_local_grid_links_none(evidence_board):
-    board, out, _ = evidence_board
+    board, out, _, _ = evidence_board
     section = evidence_lines(out)
     assert "| heatmap | gan | all | 0.25 | 0.750 | 8 | – |" in section
     assert any("only on the machine that made the runs" in line for line in section)
     assert not (out / "figures" / "hand_gan_all_samples.png").exists()
     assert [p.name for p in board.paths if p.name.endswith("_samples.png")] == [
         "hand_classic_plus_ddpm_10_samples.png"]
+
+
+def test_a_grid_rendered_where_the_run_was_made_is_kept_and_linked_where_the_run_has_none(evidence_board,
+                                                                                       tmp_path):
+    """A cloned store has no images, but the copy rendered on the machine that made the run is committed
+    beside the table: a render elsewhere links it and does not delete it."""
+    committed = tmp_path / "figures" / "hand_gan_all_samples.png"
+    committed.parent.mkdir()
+    committed.write_bytes(b"grid drawn where the gan run was made")
+    board = build_leaderboard(evidence_board[3], "hand", tmp_path, profile="smoke")
+    assert "| heatmap | gan | all | 0.25 | 0.750 | 8 | [samples](figures/hand_gan_all_samples.png) |" in (
+        evidence_lines(tmp_path))
+    assert committed in board.paths and committed.read_bytes() == b"grid drawn where the gan run was made"
 
 
 # --- findings ----------------------------------------------------------------------------------------------

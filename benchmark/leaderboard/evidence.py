@@ -7,7 +7,8 @@ of one representative run: the lowest seed, then the lowest fold. The samples de
 augmentation, the training split and the seed, never on the detector, so the rows of one (train_size,
 aug) share one representative, whose grid is copied to ``figures/<task>_<aug>_<size>_samples.png``
 (``+`` of a composed aug written ``_plus_``). A grid exists only on the machine that made the run (the
-committed store holds no images); a row whose grid is not on this machine links none (``–``).
+committed store holds no images); elsewhere the copy already in the figures folder (committed from that
+machine) is kept and linked, and a row with neither links none (``–``).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ EVIDENCE_METRICS = (MetricSpec(ACCEPTANCE_RATE, "acceptance", True, 2),
                     MetricSpec(NEAREST_TRAIN_SSIM_MEAN, "nearest-training SSIM", False, 3),
                     MetricSpec(N_SYNTHETIC_USED, "synthetic images used", True, 0))
 NOTE = ("Means over each row's runs; the samples are the grid of its lowest seed and fold. Grids exist "
-        "only on the machine that made the runs (the evidence store commits no images): – where this "
-        "store has none.")
+        "only on the machine that made the runs (the evidence store commits no images) and in the copies "
+        "rendered there: – where neither is here.")
 
 GridKey = tuple[str, str]  # (train_size, aug)
 
@@ -54,15 +55,16 @@ def grid_name(task: str, aug: str, train_size: str) -> str:
 
 def copy_grids(runs: pd.DataFrame, tracking_uri: str, figure_dir: Path, task: str) -> dict[GridKey, Path]:
     """The sample grid of each (train_size, aug)'s representative run, copied into ``figure_dir`` where it
-    is on this machine."""
+    is on this machine, else the copy already there (module docstring)."""
     copied = {}
     for _, run in representatives(runs).iterrows():
         source = local_artifact(run["run_id"], run["artifact_uri"], SYNTHETIC_SAMPLES, tracking_uri)
-        if source is None or not source.exists():
-            continue
-        figure_dir.mkdir(parents=True, exist_ok=True)
         target = figure_dir / grid_name(task, run[tags.AUG], run[tags.TRAIN_SIZE])
-        shutil.copyfile(source, target)
+        if source is not None and source.exists():
+            figure_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        elif not target.exists():
+            continue
         copied[(run[tags.TRAIN_SIZE], run[tags.AUG])] = target
     return copied
 
