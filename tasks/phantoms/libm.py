@@ -22,24 +22,22 @@ import numpy as np
 _LIBM = ctypes.CDLL(ctypes.util.find_library("m"))
 _POWF = _LIBM.powf
 _POWF.restype, _POWF.argtypes = ctypes.c_float, (ctypes.c_float, ctypes.c_float)
-_ELEMENTWISE = {
-    "exp": np.frompyfunc(math.exp, 1, 1),
-    np.dtype(np.float32): np.frompyfunc(_POWF, 2, 1),
-    np.dtype(np.float64): np.frompyfunc(math.pow, 2, 1),
-}
+_EXP = np.frompyfunc(math.exp, 1, 1)
+_POWER = {np.dtype(np.float32): np.frompyfunc(_POWF, 2, 1),
+          np.dtype(np.float64): np.frompyfunc(math.pow, 2, 1)}
 
 atan2, asin = math.atan2, math.asin
 
 
 def exp(x: np.ndarray) -> np.ndarray:
     """``exp`` of a float64 array."""
-    return _ELEMENTWISE["exp"](np.asarray(x, dtype=np.float64)).astype(np.float64)
+    return _EXP(np.asarray(x, dtype=np.float64)).astype(np.float64)
 
 
 def power(x: np.ndarray, exponent: float) -> np.ndarray:
     """``x ** exponent`` in the precision of ``x``, as NumPy computes it for a Python scalar exponent:
     ``powf`` with the exponent rounded to float32 for a float32 array, ``pow`` for a float64 one."""
     x = np.asarray(x)
-    if x.dtype not in _ELEMENTWISE:
+    if x.dtype not in _POWER:
         raise TypeError(f"power of a float32 or float64 array, got {x.dtype}")
-    return _ELEMENTWISE[x.dtype](x, float(exponent)).astype(x.dtype)
+    return _POWER[x.dtype](x, float(exponent)).astype(x.dtype)
