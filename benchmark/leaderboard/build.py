@@ -181,7 +181,9 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
                + step_budget_note(train_settings(profile, task, runs[tags.DETECTOR].iloc[0]))
                + zero_acceptance_note(zero_acceptance_rows(table))
                + identical_note(identical_rows(table))
-               + other_test_set_note(elsewhere))
+               + other_test_set_note([f"{label} seed {seed}" for label, seed in
+                                      zip(row_labels(elsewhere), elsewhere[tags.SEED])],
+                                     list(elsewhere[tags.TEST_DIGEST].fillna("none"))))
     paths = [out_dir / f"{task}.md", out_dir / f"{task}.csv", out_dir / f"{task}.tex"]
     figure_paths = (write_figures(runs, instances, landmarks, ranked, out_dir / "figures", task)
                     if with_figures else [])

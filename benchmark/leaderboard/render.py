@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmark.record import tags
 from benchmark.record.metrics import MetricSpec
 from benchmark.training.settings import TrainSettings
 
@@ -78,16 +77,15 @@ def identical_note(labels: list[str]) -> str:
             f"should have changed the training (check that these runs used them): {', '.join(labels)}.")
 
 
-def other_test_set_note(runs: pd.DataFrame) -> str:
-    """The caption sentence for the runs left out because they were scored on other test images than the
-    rest of their fold (:func:`benchmark.leaderboard.collect.on_one_test_set`); empty when there are none."""
-    if runs.empty:
+def other_test_set_note(labels: list[str], digests: list[str]) -> str:
+    """The caption sentence for the runs (``labels``) left out because they were scored on other test images
+    (``digests``) than the rest of their fold (:func:`benchmark.leaderboard.collect.on_one_test_set`);
+    empty when there are none."""
+    if not labels:
         return ""
-    names = ", ".join(f"{aug} ({size}) seed {seed}"
-                      for aug, size, seed in zip(runs[tags.AUG], runs[tags.TRAIN_SIZE], runs[tags.SEED]))
-    digests = ", ".join(sorted(set(runs[tags.TEST_DIGEST].fillna("none"))))
-    return (f" Left out: {len(runs)} run{'s' if len(runs) > 1 else ''} scored on other test images than the "
-            f"rest of their fold (test digest {digests}; {names}), which cannot be paired with them.")
+    return (f" Left out: {len(labels)} run{'s' if len(labels) > 1 else ''} scored on other test images than "
+            f"the rest of their fold (test digest {', '.join(sorted(set(digests)))}; {', '.join(labels)}), "
+            f"which cannot be paired with them.")
 
 
 def step_budget_note(settings: TrainSettings) -> str:
