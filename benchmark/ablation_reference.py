@@ -7,9 +7,9 @@ agrees with it on every further factor the reference cell sets (in ``ddpm_qualit
 cell would have two references, or where no cell is a reference, is a ConfigError before anything runs.
 
 The test is the leaderboard's (:func:`benchmark.leaderboard.stats.paired_difference`): the primary
-metric per test image (an image's MRE over its landmarks, or its Dice), paired on (seed, fold, image)
-over the seeds both cells ran and averaged over them, two-sided Wilcoxon signed-rank. The p-values are
-Holm-adjusted within the cells that share one reference. Other columns of the table (``single.*``
+metric per test image (an image's MRE over its landmarks, or its Dice), paired on (seed, fold, test set,
+image) over the seeds both cells ran and averaged over them, two-sided Wilcoxon signed-rank. The p-values
+are Holm-adjusted within the cells that share one reference. Other columns of the table (``single.*``
 metrics, acceptance) are not tested: runs keep per-image results of their headline mode only.
 """
 
@@ -49,8 +49,8 @@ def reference_labels(reference: dict[str, Any], cells: dict[str, tuple[dict, dic
 
 def reference_tests(references: dict[str, str], values: dict[str, pd.Series]) -> dict[str, dict[str, float]]:
     """``{cell label: its comparison}`` of each cell of ``references`` (cell -> reference) against its
-    reference, from per-image ``values`` (label -> Series indexed by seed, fold, image_id) of the cells
-    with finished runs: :func:`~benchmark.leaderboard.stats.paired_difference`'s columns and the
+    reference, from per-image ``values`` (label -> Series indexed by seed, fold, test_digest, image_id) of
+    the cells with finished runs: :func:`~benchmark.leaderboard.stats.paired_difference`'s columns and the
     Holm-adjusted ``p_holm``; a cell that does not pair with its reference is absent."""
     from benchmark.leaderboard.stats import holm, paired_difference
 

@@ -844,6 +844,30 @@ def test_ablation_rows_are_tested_against_the_reference_of_their_training_size(t
             'averaged' in path.read_text())
 
 
+def test_an_ablation_pairs_only_runs_of_one_test_set_and_says_which_were_scored_elsewhere(tmp_path):
+    from benchmark.ablation import render_ablation
+
+    uri, experiment_id, client = hand_store(tmp_path)
+    rng = np.random.default_rng(5)
+    errors = {}
+    for seed in range(3):
+        base = rng.uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
+        errors["none", seed] = base
+        errors["ddpm", seed] = base - 1.0 + rng.normal(0, 0.05, size=base.shape)
+    for (aug, seed), value in errors.items():
+        # ddpm seed 0 was scored on other images that carry the same ids
+        digest = "other-images" if (aug, seed) == ("ddpm", 0) else "test-images"
+        log_run(client, experiment_id, aug, seed, value, train_size="10", test_digest=digest, tmp=tmp_path)
+    spec = load_spec(write_spec(tmp_path, REFERENCE_SPEC.replace("aug: [ddpm, gan]", "aug: [ddpm]")))
+    path = render_ablation(spec, uri, tmp_path / "out").path
+    table = pd.read_csv(path.with_suffix(".csv")).query("train_size == 10").set_index("aug")
+    assert table.loc["ddpm", "paired_seeds"] == 2
+    per_image = [errors["ddpm", s].mean(1) - errors["none", s].mean(1) for s in (1, 2)]
+    assert table.loc["ddpm", "p_holm"] == pytest.approx(wilcoxon_p(np.mean(per_image, axis=0)))
+    assert ("Scored on 2 test sets (test digest): 5 runs on test-images, 1 on other-images (10 / ddpm); "
+            "p never pairs runs of different test sets" in path.read_text())
+
+
 @pytest.mark.parametrize("change, problem", [
     ("reference: {aug: vae}", "matches no cell"),
     ("extra_cells: [{aug: none}, {aug: none, detector: heatmap}]", "has 2 reference cells"),

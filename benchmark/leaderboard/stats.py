@@ -90,7 +90,8 @@ def row_baseline(aug: str, baseline: str = "none") -> str | None:
 
 
 def paired_difference(values: pd.Series, reference: pd.Series) -> dict[str, float] | None:
-    """The paired comparison of two methods' per-image values, each indexed by (seed, fold, image_id):
+    """The paired comparison of two methods' per-image values, each indexed by ``seed`` and the levels that
+    name one test image (fold and image_id, and test_digest where the runs may come from other test sets):
     ``n_seeds`` (seeds both ran), ``n_pairs`` (images), ``mean`` and ``reference_mean`` (each method's
     mean over the paired images, per image averaged over the seeds both ran: the table's means where both
     ran the same seeds), ``median_difference`` (method - reference), the Wilcoxon ``p`` and ``identical``
@@ -100,7 +101,8 @@ def paired_difference(values: pd.Series, reference: pd.Series) -> dict[str, floa
     if paired.empty:
         return None
     n_seeds = paired.index.get_level_values("seed").nunique()
-    paired = paired.groupby(level=["fold", "image_id"], observed=True).mean()
+    image = [level for level in paired.index.names if level != "seed"]
+    paired = paired.groupby(level=image, observed=True).mean()
     differences = (paired.iloc[:, 0] - paired.iloc[:, 1]).to_numpy()
     return {"n_seeds": n_seeds, "n_pairs": len(paired), "mean": float(paired.iloc[:, 0].mean()),
             "reference_mean": float(paired.iloc[:, 1].mean()),
