@@ -291,6 +291,29 @@ def test_learning_curve_is_drawn_when_an_arm_ran_at_two_sizes(composed_store, tm
     assert text.index("| rank |") < text.index("## Findings") < text.index("![hand_learning_curve]")
 
 
+def test_learning_curve_has_a_panel_only_for_detectors_with_a_curve(tmp_path):
+    from PIL import Image
+
+    from benchmark.leaderboard.figures import learning_curve
+
+    def width(detectors: list[str]) -> int:
+        points = pd.DataFrame({"detector": detectors, "aug": "none", "train_size": ["10", "all", "all"],
+                               "n_train": [10, 180, 180], "MRE (mm)": [3.0, 1.2, 2.2]})
+        path = learning_curve(points, "MRE (mm)", tmp_path / f"{len(set(detectors))}.png")
+        with Image.open(path) as image:
+            return image.width
+
+    # a second detector run at one size only adds no panel; run at two it does
+    one_size = width(["heatmap", "heatmap", "saltpepper"])
+    assert one_size == width(["heatmap", "heatmap", "heatmap"])
+    both = pd.DataFrame({"detector": ["heatmap", "heatmap", "saltpepper", "saltpepper"], "aug": "none",
+                         "train_size": ["10", "all", "10", "all"], "n_train": [10, 180, 10, 180],
+                         "MRE (mm)": [3.0, 1.2, 3.5, 2.2]})
+    with Image.open(learning_curve(both, "MRE (mm)", tmp_path / "two.png")) as image:
+        assert image.width > 1.5 * one_size
+    assert learning_curve(both.iloc[[0, 2]], "MRE (mm)", tmp_path / "none.png") is None
+
+
 def test_a_render_removes_its_tasks_figures_it_did_not_write(composed_store, tmp_path):
     uri, _ = composed_store
     figures_dir = tmp_path / "figures"

@@ -182,10 +182,13 @@ def size_axis(train_size: pd.Series, n_train: pd.Series) -> tuple[pd.Series, dic
 
 def learning_curve(points: pd.DataFrame, label: str, path: Path) -> Path | None:
     """``points``: one row per run with ``detector``, ``aug``, ``train_size`` (tag), ``n_train`` (see
-    :func:`size_axis`) and the metric in column ``label``. Nothing is drawn (None) unless some
-    (detector, aug) arm ran at two training-set sizes or more."""
-    if points.groupby(["detector", "aug"])["train_size"].nunique().max() < 2:
+    :func:`size_axis`) and the metric in column ``label``. One panel per detector that has a curve: an
+    (detector, aug) arm run at two training-set sizes or more; nothing is drawn (None) without one."""
+    sizes = points.groupby(["detector", "aug"])["train_size"].nunique()
+    curved = sizes[sizes >= 2].index.get_level_values("detector").unique()
+    if curved.empty:
         return None
+    points = points[points["detector"].isin(curved)]
     plt, sns = _seaborn()
     x, ticks = size_axis(points["train_size"], points["n_train"])
     data = points.assign(**{"training images": x})
