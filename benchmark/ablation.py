@@ -45,10 +45,10 @@ of its own.
 with a ``reference`` (``{aug: none}``: real data alone) adds a ``p (Holm)`` column, each row tested against
 its reference row on per-image results (:mod:`benchmark.ablation_reference`). A cell reuses any matching run
 of the store, so runs scored on other test images (another copy of the data) can meet in one table: the
-caption then names them (:func:`mixed_test_sets_note`), and the test never pairs them with the rest. A
-spec with a ``claim`` (a seed paper's result, the rows that carry it and what they must show) ends the
-table with a ``## Claim`` section: reproduced, not reproduced or pending at this budget, row by row
-(:mod:`benchmark.ablation_claim`).
+caption then names them (:func:`benchmark.leaderboard.render.mixed_test_sets_note`), and the test never
+pairs them with the rest. A spec with a ``claim`` (a seed paper's result, the rows that carry it and what
+they must show) ends the table with a ``## Claim`` section: reproduced, not reproduced or pending at this
+budget, row by row (:mod:`benchmark.ablation_claim`).
 """
 
 from __future__ import annotations
@@ -297,7 +297,7 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
     claim section of a spec with a claim)."""
     from benchmark.ablation_reference import reference_tests
     from benchmark.leaderboard.collect import search_finished_runs
-    from benchmark.leaderboard.render import SIGNIFICANT, p_cell, zero_acceptance_note
+    from benchmark.leaderboard.render import SIGNIFICANT, mixed_test_sets_note, p_cell, zero_acceptance_note
 
     runs = search_finished_runs(tracking_uri, {tags.TASK: spec.task})
     index = dict(zip(stored_keys(runs), runs["run_id"]))
@@ -396,20 +396,6 @@ def write_claim(spec: AblationSpec, table: AblationTable, readme: Path) -> None:
     from benchmark.leaderboard.readme import link_from, replace_block
 
     replace_block(readme, spec.name, claim_digest(spec, table, link_from(readme, table.path)))
-
-
-def mixed_test_sets_note(test_sets: dict[str, list[str]]) -> str:
-    """The caption sentence of a table whose runs were scored on more than one test set (``test_sets``:
-    test digest -> the row of each of its runs): the digest most runs share, then each other digest with
-    its rows; empty for one test set. A row with runs on two of them averages over both."""
-    if len(test_sets) < 2:
-        return ""
-    usual, *others = sorted(test_sets, key=lambda digest: -len(test_sets[digest]))
-    other_runs = "; ".join(f"{len(test_sets[digest])} on {digest} "
-                           f"({', '.join(dict.fromkeys(test_sets[digest]))})" for digest in others)
-    return (f" Scored on {len(test_sets)} test sets (test digest): {len(test_sets[usual])} runs on {usual}, "
-            f"{other_runs}; p never pairs runs of different test sets, and a row with runs on two averages "
-            f"both.")
 
 
 def _kind(runs: pd.DataFrame) -> str:

@@ -88,6 +88,20 @@ def other_test_set_note(labels: list[str], digests: list[str]) -> str:
             f"which cannot be paired with them.")
 
 
+def mixed_test_sets_note(test_sets: dict[str, list[str]]) -> str:
+    """The caption sentence of a table whose runs were scored on more than one test set (``test_sets``:
+    test digest -> the row of each of its runs): the digest most runs share, then each other digest with
+    its rows; empty for one test set. A row with runs on two of them averages over both."""
+    if len(test_sets) < 2:
+        return ""
+    usual, *others = sorted(test_sets, key=lambda digest: -len(test_sets[digest]))
+    other_runs = "; ".join(f"{len(test_sets[digest])} on {digest} "
+                           f"({', '.join(dict.fromkeys(test_sets[digest]))})" for digest in others)
+    return (f" Scored on {len(test_sets)} test sets (test digest): {len(test_sets[usual])} runs on {usual}, "
+            f"{other_runs}; p never pairs runs of different test sets, and a row with runs on two averages "
+            f"both.")
+
+
 def step_budget_note(settings: TrainSettings) -> str:
     """The caption sentence of the rule that makes rows comparable: every run of the profile, whatever its
     arm, trains the same optimiser-step budget (``settings``, the profile's ``train`` section, which the
