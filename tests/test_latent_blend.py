@@ -2,6 +2,7 @@
 on tiny 16x32 sets."""
 
 import numpy as np
+import optuna
 import pytest
 import torch
 
@@ -11,6 +12,7 @@ from baselines.augmentations.latent_blend import (
     blend,
     dilate,
     round_robin_pairs,
+    search_space,
     ssim_partners,
 )
 from benchmark.data.imageset import ImageSet
@@ -109,6 +111,17 @@ def test_top_k_picks_the_highest_ssim_partners_best_first():
 
 def test_pairs_are_taken_round_robin():
     assert round_robin_pairs(3, 2, 5) == [(0, 0), (1, 0), (2, 0), (0, 1), (1, 1)]
+
+
+def test_a_sweep_that_varies_top_k_also_varies_the_samples_per_image():
+    # one sample per labelled image is every image with its best partner, whatever top_k: a sweep of
+    # top_k alone would train the same set again
+    assert {rank for _, rank in round_robin_pairs(4, 50, 4)} == {0}
+    suggested = search_space(optuna.trial.FixedTrial({"latent-blend.top_k": 5, "latent-blend.strength": 0.2,
+                                                      "latent-blend.dilation": 1,
+                                                      "latent-blend.synthetic_ratio": 1.0,
+                                                      "latent-blend.samples_ratio": 3.0}))
+    assert suggested["top_k"] == 5 and suggested["samples_ratio"] == 3.0
     assert len(round_robin_pairs(3, 2, 100)) == 6
 
 

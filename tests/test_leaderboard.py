@@ -360,6 +360,9 @@ def write_spec(tmp_path: Path, text: str) -> Path:
     ("name: x\ntask: hand\nfactor: {aug: [none]}\n", "unknown key"),
     ("name: x\ntask: hand\nfactors: {aug: [none]}\nseeds: 3\n", "seeds must be"),
     ("name: [x\n", "not valid YAML"),
+    ("name: x\ntask: hand\nfactors: {aug: [none]}\nlinked: {augmentations.ddpm.n_samples: train_size}\n",
+     "linked must map config keys to factor keys"),
+    ("name: x\ntask: hand\nfactors: {aug: [none]}\nlinked: {aug: aug}\n", "linked key must be a config key"),
 ])
 def test_bad_specs_name_the_file_and_the_problem(tmp_path, text, problem):
     path = write_spec(tmp_path, text)
@@ -381,6 +384,16 @@ def test_a_bad_level_fails_before_anything_runs(tmp_path):
                                           "  detector: [heatmap, saltpepper]\n"))
     with pytest.raises(ConfigError, match="saltpepper.*cannot do segmentation"):
         expand(spec)
+
+
+def test_a_linked_key_takes_its_factors_level_in_every_cell_that_sets_it(tmp_path):
+    spec = load_spec(write_spec(tmp_path, "name: x\ntask: hand\naug: ddpm\nprofile: smoke\nseeds: [0]\n"
+                                          "extra_cells: [{aug: none}]\nfactors:\n"
+                                          "  augmentations.ddpm.samples_ratio: [2, 5]\n"
+                                          "linked: {augmentations.ddpm.synthetic_ratio: "
+                                          "augmentations.ddpm.samples_ratio}\n"))
+    ratios = [cell.config["augmentations"].get("ddpm", {}).get("synthetic_ratio") for cell, _ in expand(spec)]
+    assert ratios == [None, 2, 5]
 
 
 def test_committed_specs_expand_into_valid_cells():

@@ -89,7 +89,7 @@ from tqdm.auto import tqdm
 from baselines.augmentations.two_channel import batch_indices, resize
 from baselines.diffusion import DiffusionRecipe, denoise_from, reference_loss, scheduler_for, train_diffusion
 from baselines.networks.diffusion_unet import build_unet
-from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet
+from benchmark.augmentation import Augmentation, GeneratorSettings, SyntheticSet, composition_search_space
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import ConfigError
 from benchmark.perf.contract import PerfModel, plain_step
@@ -510,12 +510,13 @@ class LatentBlendAugmentation(Augmentation):
 
 
 def search_space(trial) -> dict:
-    """Sweep suggestions: the paper's top-k (5, 10, 20, 50), the SDEdit strength, the label-map dilation
-    and how many blended images join the real ones."""
+    """Sweep suggestions: the paper's top-k (5, 10, 20, 50), the SDEdit strength, the label-map dilation,
+    how many blended images are made per labelled image and how many join the real ones (top-k reaches
+    the samples only where more than one is made per image: pairs are taken best partner first)."""
     return {"top_k": trial.suggest_categorical(f"{WHAT}.top_k", [5, 10, 20, 50]),
             "strength": trial.suggest_float(f"{WHAT}.strength", 0.1, 0.6),
             "dilation": trial.suggest_int(f"{WHAT}.dilation", 0, 3),
-            "synthetic_ratio": trial.suggest_float(f"{WHAT}.synthetic_ratio", 0.25, 4.0, log=True)}
+            **composition_search_space(WHAT)(trial)}
 
 
 AUGMENTATIONS.register(WHAT, "anatomy-guided latent blending (Lim et al. 2024): a labelled image's latent "
