@@ -151,7 +151,8 @@ def load_spec(path: Path) -> AblationSpec:
             or not all(isinstance(v, list) and v for v in factors.values())):
         raise ConfigError(f"{path}: factors must map config keys to non-empty lists of levels")
     linked = raw.get("linked", {})
-    if not isinstance(linked, dict) or not all(source in factors for source in linked.values()):
+    if not isinstance(linked, dict) or not all(isinstance(source, str) and source in factors
+                                               for source in linked.values()):
         raise ConfigError(f"{path}: linked must map config keys to factor keys ({', '.join(factors)})")
     if set(linked) & (set(factors) | set(TOP_LEVEL)):
         raise ConfigError(f"{path}: a linked key must be a config key that is not a factor")

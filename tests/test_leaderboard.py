@@ -14,7 +14,7 @@ import pytest
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from benchmark.ablation import expand, load_spec, run_ablation
+from benchmark.ablation import expand, linked_note, load_spec, run_ablation
 from benchmark.config import resolve_config, variant_digest
 from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.leaderboard import collect
@@ -363,6 +363,8 @@ def write_spec(tmp_path: Path, text: str) -> Path:
     ("name: x\ntask: hand\nfactors: {aug: [none]}\nlinked: {augmentations.ddpm.n_samples: train_size}\n",
      "linked must map config keys to factor keys"),
     ("name: x\ntask: hand\nfactors: {aug: [none]}\nlinked: {aug: aug}\n", "linked key must be a config key"),
+    ("name: x\ntask: hand\nfactors: {aug: [none]}\nlinked: {augmentations.ddpm.n_samples: [aug]}\n",
+     "linked must map config keys to factor keys"),
 ])
 def test_bad_specs_name_the_file_and_the_problem(tmp_path, text, problem):
     path = write_spec(tmp_path, text)
@@ -394,6 +396,7 @@ def test_a_linked_key_takes_its_factors_level_in_every_cell_that_sets_it(tmp_pat
                                           "augmentations.ddpm.samples_ratio}\n"))
     ratios = [cell.config["augmentations"].get("ddpm", {}).get("synthetic_ratio") for cell, _ in expand(spec)]
     assert ratios == [None, 2, 5]
+    assert "`augmentations.ddpm.synthetic_ratio` = `augmentations.ddpm.samples_ratio`" in linked_note(spec)
 
 
 def test_committed_specs_expand_into_valid_cells():
