@@ -124,7 +124,7 @@ def resolve_config(
     config.setdefault("tracking", {"uri": None, "experiment": None})
     for dotted, value in (overrides or {}).items():
         if not restates_default(config, dotted, value):
-            set_dotted(config, dotted, value)
+            set_dotted(config, dotted, copy.deepcopy(value))  # the caller's dict or list stays its own
     size = config["data"]["image_size"]
     if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v >= 16 for v in size)):
         raise ConfigError(f"data.image_size must be [H, W] with H, W >= 16, got {size!r}")

@@ -27,6 +27,14 @@ def test_overrides_reach_nested_keys_and_method_blocks():
     assert flatten(config)["detectors.heatmap.sigma"] == 4.0
 
 
+def test_a_block_valued_override_is_copied_so_the_resolved_config_never_writes_into_it():
+    block = {"top_k": 5}
+    config = resolve_config("smoke", "canal", "latent-blend", "segformer",
+                            {"augmentations.latent-blend": block})
+    config["augmentations"]["latent-blend"]["composition"] = "synthetic"
+    assert block == {"top_k": 5}
+
+
 @pytest.mark.parametrize("key", ["train.lrr", "nope.lr", "data.image_size.x"])
 def test_unknown_override_keys_are_errors(key):
     with pytest.raises(ConfigError):
