@@ -35,9 +35,8 @@ from baselines.augmentations.labels.peaks import render_landmark_heatmap
 from baselines.augmentations.labels.shape_model import ShapeModel
 from baselines.augmentations.two_channel import (
     TwoChannelSettings,
-    encode_two_channel,
+    fit_on_training_split,
     generated_image_set,
-    generator_grid,
     perf_model,
     rescale_points,
     resize,
@@ -218,14 +217,8 @@ class ShapeDDPMAugmentation(Augmentation):
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
                    device: torch.device | None = None) -> SyntheticSet:
         s = self.settings
-        size = generator_grid(s, train)
         device = device or pick_device("auto")
-        pairs = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))
-        started = time.perf_counter()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            losses = self.fit(pairs, seed, device)
-        train_seconds = time.perf_counter() - started
+        size, losses, train_seconds = fit_on_training_split(self.fit, s, train, seed, device)
 
         n = s.n_to_generate(len(train))
         rng = np.random.default_rng(seed + 1)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -187,14 +188,8 @@ class TwoChannelGenerator(Augmentation, ABC):
     def synthesize(self, train: ImageSet, seed: int, unlabelled: ImageSet | None = None,
                    device: torch.device | None = None) -> SyntheticSet:
         s = self.settings
-        size = generator_grid(s, train)
         device = device or pick_device("auto")
-        data = torch.from_numpy(encode_two_channel(train, size, s.heatmap_sigma))
-        started = time.perf_counter()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            losses = self.fit(data, seed, device)
-        train_seconds = time.perf_counter() - started
+        _, losses, train_seconds = fit_on_training_split(self.fit, s, train, seed, device)
         n = s.n_to_generate(len(train))
         started = time.perf_counter()
         samples = self.sample(n, seed, device)
@@ -256,6 +251,22 @@ def rescale_points(points: np.ndarray, source: tuple[int, int], target: tuple[in
     """(..., 2) (x, y) pixels on a (H, W) grid ``source`` -> the same points on grid ``target``."""
     scale = np.array([target[1] / source[1], target[0] / source[0]])
     return (np.asarray(points, dtype=np.float64) + 0.5) * scale - 0.5
+
+
+def fit_on_training_split(
+    fit: Callable[[torch.Tensor, int, torch.device], dict[str, float]],
+    settings: TwoChannelSettings, train: ImageSet, seed: int, device: torch.device,
+) -> tuple[tuple[int, int], dict[str, float], float]:
+    """Encode ``train`` as two-channel samples on the generator grid and ``fit`` on them with torch's global
+    generator seeded by ``seed`` and restored afterwards; returns the grid, the fit's loss metrics and its
+    wall-clock seconds."""
+    size = generator_grid(settings, train)
+    data = torch.from_numpy(encode_two_channel(train, size, settings.heatmap_sigma))
+    started = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        losses = fit(data, seed, device)
+    return size, losses, time.perf_counter() - started
 
 
 def generator_grid(settings: TwoChannelSettings, train: ImageSet) -> tuple[int, int]:
