@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from benchmark.database_url import masked, sqlite_database, with_driver
 from benchmark.errors import BenchmarkError, first_line
-from benchmark.record.tags import ERROR
+from benchmark.record.tags import ENV_CPU_CAPABILITY, ENV_CUDA_DEVICE, ENV_NUMPY, ENV_TORCH, ERROR
 from benchmark.store_reserve import StoreFullError, ensure_reserve, release_reserve
 
 MAX_PARAM_LENGTH = 6000
@@ -129,6 +129,19 @@ def git_commit() -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def environment_tags() -> dict[str, str]:
+    """What a run's numbers depend on besides its code, data, settings and seed: the NumPy and PyTorch
+    versions, the CPU kernels PyTorch dispatches to (``torch.backends.cpu.get_cpu_capability()``, e.g.
+    ``AVX2`` or ``AVX512``: training follows them, so equal runs give equal numbers only on equal kernels)
+    and the CUDA device, if any."""
+    import numpy
+    import torch
+
+    cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
+    return {ENV_NUMPY: numpy.__version__, ENV_TORCH: torch.__version__,
+            ENV_CPU_CAPABILITY: torch.backends.cpu.get_cpu_capability(), ENV_CUDA_DEVICE: cuda}
 
 
 def loggable_params(flat: dict[str, Any]) -> dict[str, str]:

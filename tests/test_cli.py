@@ -5,6 +5,7 @@ import json
 import mlflow
 import numpy as np
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 from tests.cli_helpers import run_cli, run_json, runs_in
@@ -34,6 +35,8 @@ def test_hand_classic_run_is_tracked_with_params_tags_metrics_and_artifacts(caps
     assert run.info.run_name == "hand/classic/heatmap/seed3"
     assert run.data.tags["task"] == "hand" and run.data.tags["profile"] == "smoke"
     assert run.data.tags["data_digest"] and run.data.tags["git_commit"]
+    assert run.data.tags["env.torch"] == torch.__version__
+    assert run.data.tags["env.cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert run.data.params["train.epochs"] == "2" and run.data.params["protocol.sdr_inequality"] == "<="
     assert len(MlflowClient(tracking_uri).get_metric_history(run.info.run_id, "val_mre_mm")) == 2
     artifacts = {a.path for a in MlflowClient(tracking_uri).list_artifacts(run.info.run_id)}

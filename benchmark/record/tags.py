@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 TASK, AUG, DETECTOR, PROFILE, SEED, FOLD = "task", "aug", "detector", "profile", "seed", "fold"
 TRAIN_SIZE, VARIANT = "train_size", "variant"
 DATA_SOURCE, DATA_DIGEST, TEST_DIGEST, GIT_COMMIT = "data_source", "data_digest", "test_digest", "git_commit"
+ENV_NUMPY, ENV_TORCH = "env.numpy", "env.torch"
+ENV_CPU_CAPABILITY, ENV_CUDA_DEVICE = "env.cpu_capability", "env.cuda_device"
 ABLATION, CELL = "ablation", "cell"
 SWEEP_STUDY, SWEEP_TRIAL, SWEEP_ROLE = "sweep.study", "sweep.trial", "sweep.role"
 BEST_PREFIX = "best."  # a sweep's parent run: the best trial's tags and its test run's metrics

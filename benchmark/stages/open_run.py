@@ -1,7 +1,8 @@
 """Opening an experiment's MLflow run, between ``prepare`` and ``synthesize``.
 
 :func:`open_run` starts the run, or reopens one to ``--resume`` (:func:`resumable_run`), with its tags
-(:func:`benchmark.record.tags.run_tags`) and params, where a :class:`RunPlacement` puts it, and ends it
+(:func:`benchmark.record.tags.run_tags`, and the library versions and CPU kernels of
+:func:`benchmark.tracking.environment_tags`) and params, where a :class:`RunPlacement` puts it, and ends it
 FINISHED, FAILED or KILLED, never RUNNING (:func:`benchmark.tracking.tracked_run`). The later stages
 write to it through the :class:`TrackedRun` it yields.
 """
@@ -63,7 +64,8 @@ def open_run(experiment: Experiment, placement: RunPlacement = RunPlacement(), r
     config, data = experiment.config, experiment.data
     tracking_uri = tracking.resolved_uri(config["tracking"]["uri"])
     experiment_id = tracking.open_experiment(tracking_uri, config["tracking"]["experiment"] or config["task"])
-    run_tags = {**tags.run_tags(config, data, tracking.git_commit()), **placement.tags}
+    run_tags = {**tags.run_tags(config, data, tracking.git_commit()), **tracking.environment_tags(),
+                **placement.tags}
     resume_id = None if resume is None else resumable_run(experiment_id, run_tags, resume)
     if resume_id is not None:
         check_resumable(resume_id, tracking_uri)
