@@ -324,7 +324,9 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
         cell = members[0][0]
         levels = _level_cells(spec, cell)
         row = dict(levels)
-        record = {**{k: v for k, v in cell.levels.items()}, "n_runs": len(run_ids), "n_planned": len(members)}
+        # the row's aug (and detector) even where the spec's default sets it, as in the markdown row
+        named = {key: cell.config[key] for key in ("aug", "detector") if key in levels}
+        record = {**named, **cell.levels, "n_runs": len(run_ids), "n_planned": len(members)}
         for metric in dict.fromkeys([*metrics, ranked.name, ACCEPTANCE_RATE]):
             # a run without the metric (`none` has no acceptance rate) counts as absent, not as 0
             values = by_id.loc[run_ids, f"metrics.{metric}"].astype(float).dropna() \

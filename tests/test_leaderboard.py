@@ -907,6 +907,20 @@ def test_an_ablation_pairs_only_runs_of_one_test_set_and_says_which_were_scored_
             "p never pairs runs of different test sets" in path.read_text())
 
 
+def test_an_ablation_csv_names_the_aug_of_rows_that_take_the_specs_default(tmp_path):
+    from benchmark.ablation import render_ablation
+
+    uri, experiment_id, client = hand_store(tmp_path)
+    for aug in ("none", "ddpm"):
+        log_run(client, experiment_id, aug, 0, np.full((N_IMAGES, N_LANDMARKS), 3.0), train_size="10",
+                tmp=tmp_path)
+    spec = load_spec(write_spec(tmp_path, "name: default_aug\ntask: hand\naug: ddpm\nprofile: smoke\n"
+                                          "seeds: [0]\nextra_cells: [{aug: none, train_size: 10}]\nfactors:\n"
+                                          "  train_size: [10]\n"))
+    table = pd.read_csv(render_ablation(spec, uri, tmp_path / "out").path.with_suffix(".csv"))
+    assert table["aug"].tolist() == ["none", "ddpm"] and table["n_runs"].tolist() == [1, 1]
+
+
 @pytest.mark.parametrize("change, problem", [
     ("reference: {aug: vae}", "matches no cell"),
     ("extra_cells: [{aug: none}, {aug: none, detector: heatmap}]", "has 2 reference cells"),
