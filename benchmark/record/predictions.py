@@ -65,9 +65,14 @@ def write_predictions(table: pd.DataFrame, folder: Path) -> Path:
 def read_predictions(path: Path, columns: list[str]) -> pyarrow.Table:
     """``columns`` of one ``predictions.csv``, parsed by pyarrow (which releases the GIL, so many files
     read in parallel threads), image ids as text. Raises ``pyarrow.ArrowInvalid`` or ``KeyError`` for a
-    file that is not such a table."""
+    file that is not such a table.
+
+    The file is parsed on the calling thread (``use_threads=False``): the callers already read many files
+    on their own threads, and pyarrow's threaded reader, called from several threads at once, blocks each
+    of them on tasks of its shared CPU pool (two threads on a two-core machine), which was seen to hang."""
     import pyarrow as pa
     from pyarrow import csv
 
     types = {IMAGE_ID: pa.string()} if IMAGE_ID in columns else None
-    return csv.read_csv(path, convert_options=csv.ConvertOptions(include_columns=columns, column_types=types))
+    return csv.read_csv(path, read_options=csv.ReadOptions(use_threads=False),
+                        convert_options=csv.ConvertOptions(include_columns=columns, column_types=types))
