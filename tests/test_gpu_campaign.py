@@ -153,14 +153,22 @@ def test_the_device_script_runs_the_campaign_on_the_cpu_within_its_deadline(tmp_
     summary = json.loads((out / "campaign.json").read_text())
     assert [r["job"] for r in summary["jobs"]] == [j.name for j in campaign_jobs("smoke", "cpu", "x")]
     assert "--only heatmap" in summary["jobs"][0]["command"]
-    statuses = {r["status"] for r in summary["jobs"]}
-    assert statuses <= {"finished", "skipped"}, statuses
+    statuses = [r["status"] for r in summary["jobs"]]
+    assert set(statuses) <= {"finished", "skipped", "stopped at the deadline"}, statuses
+    # A job that runs longer than its estimate is stopped at the deadline by design (the schedule only
+    # estimates): it is the last job started, and its run ends KILLED, or FINISHED with the run in its
+    # record when the signal came after the run had ended (during the process's exit).
+    stopped = [i for i, status in enumerate(statuses) if status == "stopped at the deadline"]
+    after_the_stop = statuses[stopped[0] + 1 :] if stopped else []
+    assert len(stopped) <= 1 and set(after_the_stop) <= {"skipped"}, statuses
     finished = [r for r in summary["jobs"] if r["status"] == "finished"]
     assert len(finished) >= 2 and summary["skipped"] >= 1  # perf, a run or more, and the deadline bit
     assert summary["total_s"] <= 100 + 5
-    runs = [r["run"] for r in finished if r["job"] != "perf hand"]
-    assert all(r["metrics"] for r in runs)
-    assert runs_by_status(out / "mlflow.db") == {"FINISHED": len(runs)}
+    assert all(r["run"]["metrics"] for r in finished if r["job"] != "perf hand")
+    runs = [r["run"] for r in summary["jobs"] if r.get("run")]
+    by_status = runs_by_status(out / "mlflow.db")
+    assert by_status.pop("FINISHED") == len(runs)
+    assert set(by_status) <= {"KILLED"} and by_status.get("KILLED", 0) <= len(stopped), by_status
     perf = json.loads((out / "perf.json").read_text())
     assert [m["model"] for m in perf["models"]] == ["heatmap"] and perf["models"][0]["train"] > 0
     assert (out / "gpu_utilisation.csv").read_text().splitlines()[

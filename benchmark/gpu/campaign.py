@@ -12,7 +12,8 @@ and training-set size and shared with its ``classic+`` arm through the synthetic
 5. canal at full size with ``latent-blend`` and ``classic+latent-blend``.
 
 Each job starts only if its estimated duration (:mod:`benchmark.gpu.schedule`) ends before the deadline;
-one still running at the deadline gets SIGTERM, which ends its MLflow run KILLED. Every job's outcome
+one still running at the deadline gets SIGTERM, which ends its MLflow run KILLED (a job caught while
+exiting after its run ended keeps that FINISHED run in its record). Every job's outcome
 (finished, failed, stopped at the deadline, skipped) is recorded. The output folder receives at most
 eight files: ``mlflow.db`` (every run), ``artifacts.tar.gz`` (their artifacts, checkpoints left out),
 ``perf.json``, ``gpu_utilisation.csv`` (:mod:`benchmark.gpu.utilisation`), ``campaign.json`` (the jobs,
