@@ -308,6 +308,7 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
     from benchmark.ablation_reference import reference_tests
     from benchmark.leaderboard.collect import search_finished_runs
     from benchmark.leaderboard.render import SIGNIFICANT, mixed_test_sets_note, p_cell, zero_acceptance_note
+    from benchmark.leaderboard.stats import IMAGE_PAIRING_NOTE
 
     runs = search_finished_runs(tracking_uri, {tags.TASK: spec.task})
     index = dict(zip(stored_keys(runs), runs["run_id"]))
@@ -355,7 +356,8 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
         test_note = (f" p (Holm): two-sided Wilcoxon signed-rank test of each row against the reference row "
                      f"{json.dumps(spec.reference, default=str)} that shares its other factors, on per-image "
                      f"{primary(_kind(runs)).label} averaged over the seeds both ran, Holm-adjusted within "
-                     f"the rows of one reference; * p < {SIGNIFICANT:g}; – no finished runs to pair.")
+                     f"the rows of one reference; * p < {SIGNIFICANT:g}; – no finished runs to pair."
+                     + IMAGE_PAIRING_NOTE)
         if spec.claim:
             table = claim_table(spec, dict(zip(cells, records)), references, ranked, table.path)
     out_dir.mkdir(parents=True, exist_ok=True)

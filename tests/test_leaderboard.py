@@ -21,7 +21,14 @@ from benchmark.leaderboard import collect
 from benchmark.leaderboard.build import build_leaderboard, identical_rows, zero_acceptance_rows
 from benchmark.leaderboard.figures import size_axis
 from benchmark.leaderboard.render import identical_note, p_text, step_budget_note, zero_acceptance_note
-from benchmark.leaderboard.stats import aggregate, holm, paired_tests, row_baseline, wilcoxon_p
+from benchmark.leaderboard.stats import (
+    IMAGE_PAIRING_NOTE,
+    aggregate,
+    holm,
+    paired_tests,
+    row_baseline,
+    wilcoxon_p,
+)
 from benchmark.record import tags
 from benchmark.tracking import TrackingError, open_experiment
 from benchmark.training.settings import TrainSettings
@@ -581,6 +588,18 @@ def test_caption_states_the_profiles_equal_step_budget(tmp_path):
                                                                  "epoch is scored).")
 
 
+def test_caption_says_p_pairs_images_not_training_runs(tmp_path):
+    uri, experiment_id, client = hand_store(tmp_path)
+    base = np.random.default_rng(4).uniform(2, 6, size=(N_IMAGES, N_LANDMARKS))
+    log_run(client, experiment_id, "none", 0, base, tmp=tmp_path)
+    log_run(client, experiment_id, "classic", 0, base - 0.5, tmp=tmp_path)
+    build_leaderboard(uri, "hand", tmp_path / "board", profile="smoke", with_figures=False)
+    caption = (tmp_path / "board" / "hand.md").read_text().splitlines()[2]
+    assert "p pairs test images, not training runs" in IMAGE_PAIRING_NOTE
+    assert IMAGE_PAIRING_NOTE in caption
+    assert IMAGE_PAIRING_NOTE.strip() in (tmp_path / "board" / "hand.tex").read_text()
+
+
 # --- generator evidence ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -881,6 +900,7 @@ def test_ablation_rows_are_tested_against_the_reference_of_their_training_size(t
     assert cells["10", "ddpm"].endswith("*") and cells["10", "gan"] == "–" and cells["10", "none"] == ""
     assert ('against the reference row {"aug": "none"} that shares its other factors, on per-image MRE (mm) '
             'averaged' in path.read_text())
+    assert IMAGE_PAIRING_NOTE.strip() in path.read_text()
 
 
 def test_an_ablation_pairs_only_runs_of_one_test_set_and_says_which_were_scored_elsewhere(tmp_path):

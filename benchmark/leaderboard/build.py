@@ -40,7 +40,13 @@ from benchmark.leaderboard.render import (
     step_budget_note,
     zero_acceptance_note,
 )
-from benchmark.leaderboard.stats import aggregate, paired_tests, row_baseline, zero_acceptance
+from benchmark.leaderboard.stats import (
+    IMAGE_PAIRING_NOTE,
+    aggregate,
+    paired_tests,
+    row_baseline,
+    zero_acceptance,
+)
 from benchmark.record import tags
 from benchmark.record.metrics import (
     GENERATOR_METRICS,
@@ -178,6 +184,7 @@ def build_leaderboard(tracking_uri: str, task: str, out_dir: Path, profile: str 
                f"on per-image {'MRE' if landmarks else 'Dice'} (averaged over the seeds both ran), "
                f"Holm-adjusted within each (detector, train size, baseline) family; * p < 0.05; "
                f"– the baseline has no runs to pair with in the group."
+               + IMAGE_PAIRING_NOTE
                + step_budget_note(train_settings(profile, task, runs[tags.DETECTOR].iloc[0]))
                + zero_acceptance_note(zero_acceptance_rows(table))
                + identical_note(identical_rows(table))

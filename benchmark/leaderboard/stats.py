@@ -22,6 +22,12 @@ test (``scipy.stats.wilcoxon``, zero differences dropped; p = 1 when every diffe
 baseline) family: the comparisons against ``classic`` are one family, those against ``none`` another.
 Within a family of ``m`` comparisons Holm's step-down method sorts the p-values ascending and sets
 ``p_(i) <- max_{j <= i} min(1, (m - j + 1) p_(j))``.
+
+**What p covers.** The test's unit is the test image, so p says how consistently, image by image, two
+trained detectors differ; it does not contain the run-to-run variance of training itself (the seed's
+initialisation, batch order and early stopping), which with a few seeds is seen only in the SD over
+seeds. A difference within that SD can therefore read as significant; every table says so
+(:data:`IMAGE_PAIRING_NOTE`).
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ from benchmark.record.metrics import ACCEPTANCE_RATE
 from benchmark.registry import augmentation_parts
 
 GROUP = [tags.DETECTOR, tags.TRAIN_SIZE, tags.AUG]
+IMAGE_PAIRING_NOTE = (" p pairs test images, not training runs: the run-to-run variance of training (seed, "
+                      "batch order, early stopping) is not in it, so a difference within the rows' SD over "
+                      "seeds can still read as significant; read p together with those SDs.")
 FAMILY = [tags.DETECTOR, tags.TRAIN_SIZE, "baseline"]
 
 
