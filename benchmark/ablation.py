@@ -307,8 +307,13 @@ def render_table(spec: AblationSpec, planned: list[tuple[Cell, int]], tracking_u
     claim section of a spec with a claim)."""
     from benchmark.ablation_reference import reference_tests
     from benchmark.leaderboard.collect import search_finished_runs
-    from benchmark.leaderboard.render import SIGNIFICANT, mixed_test_sets_note, p_cell, zero_acceptance_note
-    from benchmark.leaderboard.stats import IMAGE_PAIRING_NOTE
+    from benchmark.leaderboard.render import (
+        IMAGE_PAIRING_NOTE,
+        SIGNIFICANT,
+        mixed_test_sets_note,
+        p_cell,
+        zero_acceptance_note,
+    )
 
     runs = search_finished_runs(tracking_uri, {tags.TASK: spec.task})
     index = dict(zip(stored_keys(runs), runs["run_id"]))

@@ -20,15 +20,14 @@ from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.leaderboard import collect
 from benchmark.leaderboard.build import build_leaderboard, identical_rows, zero_acceptance_rows
 from benchmark.leaderboard.figures import size_axis
-from benchmark.leaderboard.render import identical_note, p_text, step_budget_note, zero_acceptance_note
-from benchmark.leaderboard.stats import (
+from benchmark.leaderboard.render import (
     IMAGE_PAIRING_NOTE,
-    aggregate,
-    holm,
-    paired_tests,
-    row_baseline,
-    wilcoxon_p,
+    identical_note,
+    p_text,
+    step_budget_note,
+    zero_acceptance_note,
 )
+from benchmark.leaderboard.stats import aggregate, holm, paired_tests, row_baseline, wilcoxon_p
 from benchmark.record import tags
 from benchmark.tracking import TrackingError, open_experiment
 from benchmark.training.settings import TrainSettings

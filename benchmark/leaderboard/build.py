@@ -32,6 +32,7 @@ from benchmark.leaderboard.evidence import evidence_section
 from benchmark.leaderboard.findings import findings_section, summary
 from benchmark.leaderboard.readme import block_span, link_from, replace_block
 from benchmark.leaderboard.render import (
+    IMAGE_PAIRING_NOTE,
     display_rows,
     identical_note,
     latex,
@@ -40,13 +41,7 @@ from benchmark.leaderboard.render import (
     step_budget_note,
     zero_acceptance_note,
 )
-from benchmark.leaderboard.stats import (
-    IMAGE_PAIRING_NOTE,
-    aggregate,
-    paired_tests,
-    row_baseline,
-    zero_acceptance,
-)
+from benchmark.leaderboard.stats import aggregate, paired_tests, row_baseline, zero_acceptance
 from benchmark.record import tags
 from benchmark.record.metrics import (
     GENERATOR_METRICS,

@@ -21,6 +21,10 @@ def _cell(mean: float, sd: float, digits: int) -> str:
 
 
 SIGNIFICANT = 0.05  # a p below it is starred in the table and counts as a finding
+# the caption sentence of what the paired test leaves out (benchmark.leaderboard.stats, "What p covers")
+IMAGE_PAIRING_NOTE = (" p pairs test images, not training runs: the run-to-run variance of training (seed, "
+                      "batch order, early stopping) is not in it, so a difference within the rows' SD over "
+                      "seeds can still read as significant; read p together with those SDs.")
 
 
 def p_text(p: float) -> str:

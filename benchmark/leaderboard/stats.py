@@ -27,7 +27,7 @@ Within a family of ``m`` comparisons Holm's step-down method sorts the p-values 
 trained detectors differ; it does not contain the run-to-run variance of training itself (the seed's
 initialisation, batch order and early stopping), which with a few seeds is seen only in the SD over
 seeds. A difference within that SD can therefore read as significant; every table says so
-(:data:`IMAGE_PAIRING_NOTE`).
+(:data:`benchmark.leaderboard.render.IMAGE_PAIRING_NOTE`).
 """
 
 from __future__ import annotations
@@ -40,9 +40,6 @@ from benchmark.record.metrics import ACCEPTANCE_RATE
 from benchmark.registry import augmentation_parts
 
 GROUP = [tags.DETECTOR, tags.TRAIN_SIZE, tags.AUG]
-IMAGE_PAIRING_NOTE = (" p pairs test images, not training runs: the run-to-run variance of training (seed, "
-                      "batch order, early stopping) is not in it, so a difference within the rows' SD over "
-                      "seeds can still read as significant; read p together with those SDs.")
 FAMILY = [tags.DETECTOR, tags.TRAIN_SIZE, "baseline"]
 
 
